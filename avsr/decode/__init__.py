@@ -1,0 +1,1 @@
+"""Graph decoding of score matrices."""

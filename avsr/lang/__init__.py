@@ -1,0 +1,1 @@
+"""Lexicons, lang directories, n-gram LMs."""

@@ -1,0 +1,1 @@
+"""WER/PER scoring."""

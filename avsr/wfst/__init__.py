@@ -1,0 +1,1 @@
+"""WFST construction: L, G, LG, HLG, HCLG (kaldifst + kaldi-hmm-gmm)."""

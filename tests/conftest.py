@@ -1,0 +1,69 @@
+"""Shared fixtures: small hand-made AV clips (no TTS needed) and copies of the real GRID sample."""
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from avsr.data.grammar import sample_sentence
+from avsr.data.types import Segment, UttRecord
+from avsr.video.io import write_av_mp4
+
+GRID_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "grid_sample"
+
+
+def make_clip(
+    out_dir: Path,
+    utt_id: str,
+    speaker: str,
+    text: str,
+    duration: float = 1.2,
+    video_frames: int | None = None,
+    sampling_rate: int = 16000,
+    with_audio_track: bool = True,
+    seed: int = 0,
+) -> UttRecord:
+    """A wav of tones + noise and a matching 25 fps mp4 with a moving bright blob."""
+    rng = np.random.default_rng(seed)
+    n = int(duration * sampling_rate)
+    t = np.arange(n) / sampling_rate
+    audio = (0.2 * np.sin(2 * np.pi * (200 + 50 * seed) * t) + 0.01 * rng.standard_normal(n)).astype(np.float32)
+    wav = out_dir / speaker / f"{utt_id}.wav"
+    wav.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(wav, audio, sampling_rate, subtype="PCM_16")
+    num_frames = video_frames if video_frames is not None else round(duration * 25)
+    frames = np.full((num_frames, 64, 64), 90, np.uint8)
+    for i in range(num_frames):
+        frames[i, 30:40, 20 + i % 20 : 30 + i % 20] = 220
+    mp4 = out_dir / speaker / f"{utt_id}.mp4"
+    write_av_mp4(mp4, frames, 25, audio if with_audio_track and sampling_rate == 16000 else None, 16000)
+    words = text.split()
+    step = duration / (len(words) + 1) if words else duration
+    segs = [Segment(w, 0.5 * step + i * step, 0.5 * step + (i + 1) * step) for i, w in enumerate(words)]
+    return UttRecord(utt_id, speaker, str(wav), str(mp4), text, words=segs)
+
+
+@pytest.fixture
+def toy_records(tmp_path: Path) -> list[UttRecord]:
+    """Two speakers × three GRID sentences."""
+    rng = random.Random(0)
+    records = []
+    for s, spk in enumerate(["s01", "s02"]):
+        for u in range(3):
+            text = " ".join(sample_sentence(rng))
+            records.append(make_clip(tmp_path / "corpus", f"{spk}_u{u}", spk, text, seed=3 * s + u))
+    return records
+
+
+@pytest.fixture
+def grid_sample(tmp_path: Path) -> Path:
+    """A private copy of the two real GRID clips (never touch the originals)."""
+    if not GRID_SAMPLE.is_dir():
+        pytest.fail(f"GRID sample fixtures not found at {GRID_SAMPLE}")
+    dst = tmp_path / "grid"
+    shutil.copytree(GRID_SAMPLE, dst)
+    return dst

@@ -1,0 +1,114 @@
+"""The stage framework and stages 0-3 of the default recipe on the tiny preset."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from lhotse import CutSet, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_recipe(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}")
+    return subprocess.run(["bash", str(ROOT / "run.sh"), *args], cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def test_help_lists_stages():
+    proc = run_recipe("--help")
+    assert proc.returncode == 0
+    for n in range(4):
+        assert f"\n  {n}  " in proc.stdout
+
+
+def test_unknown_option_is_an_error():
+    proc = run_recipe("--stagee", "1")
+    assert proc.returncode == 1 and "unknown option --stagee" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """Stages 0-3 on the tiny preset in a private data dir, run once for the module."""
+    work = tmp_path_factory.mktemp("recipe")
+    data, exp = work / "data", work / "exp"
+    t0 = time.time()
+    proc = run_recipe("--preset", "tiny", "--stop-stage", "3", "--data", str(data), "--exp", str(exp))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return data, exp, time.time() - t0
+
+
+def test_tiny_recipe_outputs(tiny_run):
+    data, _, _ = tiny_run
+    stats = json.loads((data / "local" / "synthetic_grid" / "corpus_stats.json").read_text())
+    assert stats  # per-split counts exist
+    speakers = {}
+    for split in ("train", "dev", "test"):
+        cuts = CutSet.from_file(data / "manifests" / f"synthetic_grid_cuts_{split}.jsonl.gz")
+        validate(cuts, read_data=True)
+        speakers[split] = {c.supervisions[0].speaker for c in cuts}
+        assert len(cuts) > 0
+    assert not (speakers["train"] & speakers["dev"]) and not (speakers["train"] & speakers["test"])
+    assert not (speakers["dev"] & speakers["test"])
+    noisy = sorted(p.name for p in (data / "fbank").glob("synthetic_grid_cuts_test_*.jsonl.gz"))
+    assert len(noisy) == 10  # 2 noise types x 5 SNRs
+    roi = json.loads((data / "video" / "roi_stats.json").read_text())
+    assert roi["num_clips"] > 0 and 0.0 <= roi["face_fraction"] <= 1.0
+
+
+def test_rerun_skips_finished_stages(tiny_run):
+    data, exp, first = tiny_run
+    t0 = time.time()
+    proc = run_recipe("--preset", "tiny", "--stop-stage", "3", "--data", str(data), "--exp", str(exp))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stderr.count("already done, skipping") == 4
+    assert time.time() - t0 < 30
+
+
+def test_other_options_refuse_to_mix_outputs(tiny_run):
+    data, exp, _ = tiny_run
+    proc = run_recipe("--preset", "tiny", "--seed", "99", "--stop-stage", "0", "--data", str(data), "--exp", str(exp))
+    assert proc.returncode == 1 and "stage 0 was run with" in proc.stderr
+
+
+def _lagged_corr(a: np.ndarray, b: np.ndarray, lag: int) -> float:
+    if lag > 0:
+        a, b = a[lag:], b[:-lag]
+    elif lag < 0:
+        a, b = a[:lag], b[-lag:]
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def test_audio_video_and_text_line_up_in_time(tiny_run):
+    """Audio energy, lip movement and the word alignment must agree in time, not just in length."""
+    data, _, _ = tiny_run
+    cuts = CutSet.from_file(data / "fbank" / "synthetic_grid_cuts_train.jsonl.gz")
+    for cut in list(cuts)[:4]:
+        fbank = cut.load_features()
+        lips = cut.load_mouth_roi().astype(np.float32)
+        mfcc = cut.load_mfcc()
+        assert abs(fbank.shape[0] * 0.01 - cut.duration) <= 0.02
+        assert abs(mfcc.shape[0] - fbank.shape[0]) <= 1
+        assert abs(lips.shape[0] * 0.04 - cut.duration) <= 0.04
+        words = cut.supervisions[0].alignment["word"]
+        assert [w.symbol for w in words] == cut.supervisions[0].text.split()
+        n = min(lips.shape[0], fbank.shape[0] // 4)
+        energy = fbank[: 4 * n].mean(axis=1).reshape(n, 4).mean(axis=1)  # at 25 fps
+        # lip activity: distance of the mouth region from its rest shape in the leading silence
+        h, w = lips.shape[1:]
+        mouth = lips[:n, h // 4 : 3 * h // 4, w // 6 : 5 * w // 6]
+        activity = np.abs(mouth - np.median(mouth[:5], axis=0)).mean(axis=(1, 2))
+        t = (np.arange(n) + 0.5) * 0.04
+        speech = np.zeros(n, dtype=bool)
+        for word in words:
+            speech |= (t >= word.start) & (t < word.end)
+        assert energy[speech].mean() > energy[~speech].mean() + 3.0
+        assert activity[speech].mean() > 1.5 * activity[~speech].mean()
+        # the two streams are synchronous: best cross-correlation within 2 frames (80 ms) of zero lag
+        corr = {lag: _lagged_corr(energy, activity, lag) for lag in range(-6, 7)}
+        assert corr[0] > 0.3
+        assert abs(max(corr, key=corr.get)) <= 2
