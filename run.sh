@@ -26,7 +26,9 @@ Stages:
   0  generate the embedded corpus (espeak-ng TTS audio + rendered lip video)   -> \$data/corpus, \$data/local
   1  lhotse manifests with paired audio + video, speaker-disjoint splits         -> \$data/manifests
   2  noisy dev/test copies: white + babble at 20/10/5/0/-5 dB; multi-condition train -> \$data/manifests, \$data/noise
-  3  features: fbank 80 + MFCC 24, mouth ROI crops + DCT, ROI report           -> \$data/fbank, \$data/video"
+  3  features: fbank 80 + MFCC 24, mouth ROI crops + DCT, ROI report           -> \$data/fbank, \$data/video
+  4  lang dirs: espeak, CMUdict and grapheme lexicons -> L.fst, L_disambig.fst  -> \$data/lang_{espeak,cmudict,grapheme}
+  5  LMs: GRID grammar and a Kneser-Ney trigram on the training text -> G.fst  -> \$data/lm/{grid,tg}"
 
 . tools/parse_options.sh
 . tools/stage_lib.sh
@@ -56,5 +58,22 @@ run_stage 3 "audio + video features" "$key0 $(cat conf/noise.yaml conf/features.
   python steps/compute_features.py --manifest-dir "$data/manifests" --corpus "$corpus" \
     --out-dir "$data/fbank" --video-dir "$data/video" --index-dir "$data/local/$corpus" \
     --nj "$nj" --log-file "$exp/log/stage3_features.log"
+
+lang_stage() {
+  python steps/prepare_lang.py --source espeak --lexicon "$data/local/$corpus/lexicon_espeak.txt" "$data/lang_espeak"
+  python steps/prepare_lang.py --source cmudict "$data/lang_cmudict"
+  python steps/prepare_lang.py --source grapheme "$data/lang_grapheme"
+  for lang in espeak cmudict grapheme; do python steps/validate_lang.py "$data/lang_$lang"; done
+}
+run_stage 4 "lang dirs (espeak, cmudict, grapheme lexicons)" "$key0" lang_stage
+
+lm_stage() {
+  python steps/export_text.py "$data/manifests/${corpus}_cuts_train.jsonl.gz" "$data/lm/train_text.txt"
+  for lang in espeak cmudict grapheme; do
+    python steps/make_lm.py --kind grid --lang "$data/lang_$lang" "$data/lm/grid_$lang"
+    python steps/make_lm.py --kind ngram --order 3 --text "$data/lm/train_text.txt" --lang "$data/lang_$lang" "$data/lm/tg_$lang"
+  done
+}
+run_stage 5 "language models (GRID grammar, trigram)" "$key0" lm_stage
 
 print_stage_summary

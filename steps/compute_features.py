@@ -84,6 +84,7 @@ def video_stage(args: argparse.Namespace, conf: dict, sets: list[str], pool) -> 
                 num_dct=conf["video"]["num_dct"],
                 known_face_boxes=_known_face_boxes(args.index_dir, split),
                 executor=pool,
+                haar=conf["video"].get("haar", {}),
             )
             write_json_atomic(stats_out, stats)
             _write(with_video, out)

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from lhotse import CutSet, validate
 
+from avsr.data.grammar import grid_vocabulary
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -22,7 +24,7 @@ def run_recipe(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 def test_help_lists_stages():
     proc = run_recipe("--help")
     assert proc.returncode == 0
-    for n in range(4):
+    for n in range(6):
         assert f"\n  {n}  " in proc.stdout
 
 
@@ -37,7 +39,7 @@ def tiny_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("recipe")
     data, exp = work / "data", work / "exp"
     t0 = time.time()
-    proc = run_recipe("--preset", "tiny", "--stop-stage", "3", "--data", str(data), "--exp", str(exp))
+    proc = run_recipe("--preset", "tiny", "--stop-stage", "5", "--data", str(data), "--exp", str(exp))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return data, exp, time.time() - t0
 
@@ -58,14 +60,19 @@ def test_tiny_recipe_outputs(tiny_run):
     assert len(noisy) == 10  # 2 noise types x 5 SNRs
     roi = json.loads((data / "video" / "roi_stats.json").read_text())
     assert roi["num_clips"] > 0 and 0.0 <= roi["face_fraction"] <= 1.0
+    # the espeak lexicon covers the whole grammar even though 20 training sentences do not
+    lexicon_words = {line.split()[0] for line in (data / "lang_espeak" / "lexicon.txt").read_text().splitlines()}
+    assert set(grid_vocabulary()) <= lexicon_words
+    for lm in ("grid_espeak", "tg_espeak", "tg_cmudict", "tg_grapheme"):
+        assert (data / "lm" / lm / "G.fst").is_file()
 
 
 def test_rerun_skips_finished_stages(tiny_run):
     data, exp, first = tiny_run
     t0 = time.time()
-    proc = run_recipe("--preset", "tiny", "--stop-stage", "3", "--data", str(data), "--exp", str(exp))
+    proc = run_recipe("--preset", "tiny", "--stop-stage", "5", "--data", str(data), "--exp", str(exp))
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stderr.count("already done, skipping") == 4
+    assert proc.stderr.count("already done, skipping") == 6
     assert time.time() - t0 < 30
 
 

@@ -41,7 +41,7 @@ from tqdm import tqdm
 
 from avsr.data.corpus_config import SPLITS, CorpusConfig
 from avsr.data.espeak_tts import SAMPLING_RATE, synthesize
-from avsr.data.grammar import sample_sentence, sentence_to_code
+from avsr.data.grammar import GRID_SLOTS, sample_sentence, sentence_to_code
 from avsr.data.records import write_records
 from avsr.data.speakers import SpeakerSpec, make_speakers
 from avsr.data.types import Segment, UttRecord
@@ -251,11 +251,24 @@ def _run_jobs(jobs: list[_SpeakerJob], num_jobs: int) -> list[list[dict]]:
         return [f.result() for f in futures]
 
 
-def _lexicon_lines(metas: list[dict]) -> list[str]:
+def _lexicon_lines(metas: list[dict], speakers: list[SpeakerSpec]) -> list[str]:
+    """Pronunciations as the training speakers realised them; GRID words that no training
+    sentence happened to contain are spoken by the same voices in a carrier sentence, so the
+    lexicon always covers the whole grammar (a small corpus samples only part of it)."""
     entries = set()
     for meta in metas:
         for word, phones in zip(meta["text"].split(), meta["word_phones"]):
             entries.add(" ".join([word, *phones]))
+    covered = {line.split()[0] for line in entries}
+    carrier = ["bin", "blue", "at", "f", "two", "now"]
+    for slot, words in enumerate(GRID_SLOTS.values()):
+        for word in words:
+            if word in covered:
+                continue
+            sentence = carrier[:slot] + [word] + carrier[slot + 1 :]
+            for spk in speakers:
+                utt = synthesize(sentence, spk.voice)
+                entries.add(" ".join([word, *utt.word_phones[slot]]))
     return sorted(entries)
 
 
@@ -337,7 +350,7 @@ def generate_corpus(
         key: (round(sum(stats[s][key] for s in SPLITS), 4) if key == "hours" else sum(stats[s][key] for s in SPLITS))
         for key in ("speakers", "utterances", "hours")
     }
-    write_text_atomic(index_dir / "lexicon_espeak.txt", "".join(line + "\n" for line in _lexicon_lines(train_metas)))
+    write_text_atomic(index_dir / "lexicon_espeak.txt", "".join(line + "\n" for line in _lexicon_lines(train_metas, [spk for spk in speakers if split_of[spk.speaker_id] == "train"])))
     write_json_atomic(index_dir / "speakers.json", {spk.speaker_id: {"split": split_of[spk.speaker_id], **spk.to_dict()} for spk in speakers})
     write_json_atomic(index_dir / "corpus_stats.json", {"seed": seed, "config": config.to_dict(), "splits": stats})
     return records

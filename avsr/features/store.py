@@ -91,16 +91,24 @@ def compute_audio_features(
 
 
 def _video_job(
-    cut_dicts: list[dict], job: int, storage_stem: str, crop_size: int, num_dct: int, known_boxes: dict
+    cut_dicts: list[dict], job: int, storage_stem: str, crop_size: int, num_dct: int, known_boxes: dict, haar: dict
 ) -> list[tuple[dict, dict]]:
-    from avsr.video.roi import extract_mouth_rois, roi_dct_features  # cv2 only where needed
+    import cv2
 
+    from avsr.video.roi import detect_faces, extract_mouth_rois, roi_dct_features  # cv2 only where needed
+
+    cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would only contend
     out = []
     with NumpyHdf5Writer(f"{storage_stem}.video.{job}.h5", mode="w") as writer:
         for d in tqdm(cut_dicts, desc=f"mouth ROIs (job {job})", position=job, leave=False):
             cut = MonoCut.from_dict(d)
             frames = load_video_frames(cut)
-            roi = extract_mouth_rois(frames, crop_size=crop_size, known_face_boxes=known_boxes.get(cut.recording_id))
+            roi = extract_mouth_rois(
+                frames,
+                crop_size=crop_size,
+                known_face_boxes=known_boxes.get(cut.recording_id),
+                detections=detect_faces(frames, **haar),
+            )
             dct = roi_dct_features(roi.crops, num_coeffs=num_dct)
             cut = cut.with_custom(
                 "mouth_roi", writer.store_array(f"{cut.id}/roi", roi.crops, frame_shift=VIDEO_FRAME_SHIFT, temporal_dim=0, start=0.0)
@@ -120,14 +128,18 @@ def compute_video_features(
     num_dct: int = 64,
     known_face_boxes: Optional[dict] = None,
     executor: Optional[Executor] = None,
+    haar: Optional[dict] = None,
 ) -> tuple[CutSet, list[dict]]:
-    """Mouth crops and DCT features for every (clean) cut, plus per-clip ROI statistics."""
+    """Mouth crops and DCT features for every (clean) cut, plus per-clip ROI statistics.
+
+    ``haar``: keyword arguments of :func:`avsr.video.roi.detect_faces` (scale_factor,
+    min_neighbors, min_face_fraction, max_detect_side)."""
     for cut in cuts:
         if isinstance(cut, MixedCut):
             raise ValueError(f"video features are computed on clean cuts; {cut.id} is a mix")
     Path(storage_stem).parent.mkdir(parents=True, exist_ok=True)
     pairs = map_chunks(
-        _video_job, [c.to_dict() for c in cuts], num_jobs, str(storage_stem), crop_size, num_dct, known_face_boxes or {},
+        _video_job, [c.to_dict() for c in cuts], num_jobs, str(storage_stem), crop_size, num_dct, known_face_boxes or {}, dict(haar or {}),
         executor=executor,
     )
     return CutSet.from_dicts([d for d, _ in pairs]), [s for _, s in pairs]

@@ -5,7 +5,8 @@ A reference lexicon for tests and demos before the corpus generator has written 
 """
 from __future__ import annotations
 
-from avsr.lang.lexicon import Lexicon, LexiconEntry, strip_stress
+from avsr.data.espeak_tts import strip_stress
+from avsr.lang.lexicon import Lexicon, LexiconEntry
 
 _TABLE = """
 bin b 'I n | lay l 'eI | place p l 'eI s | set s 'E t

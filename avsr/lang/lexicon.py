@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional, Sequence, Union
 
+from avsr.data.espeak_tts import strip_stress as strip_espeak_stress
 from avsr.utils.errors import AvsrInputError
 from avsr.utils.io import write_text_atomic
 
@@ -124,10 +125,10 @@ def _dedup(entries: Iterable[LexiconEntry]) -> list[LexiconEntry]:
     return list(out.values())
 
 
-def strip_stress(phone: str) -> str:
-    """ARPAbet ``AH0``/``EY1`` -> ``AH``/``EY``; espeak stress/syllable marks ``' , % =``
-    (``'eI`` -> ``eI``) are removed."""
-    return re.sub(r"[012]$", "", phone).translate(str.maketrans("", "", "',%="))
+def strip_arpabet_stress(phone: str) -> str:
+    """ARPAbet ``AH0``/``EY1`` -> ``AH``/``EY``. Only for ARPAbet: in espeak's alphabet a digit
+    is part of the phone (``0`` is the vowel of "one" in some accents, ``aI2`` a variant)."""
+    return re.sub(r"[012]$", "", phone)
 
 
 def cmudict_lexicon(words: Sequence[str], keep_stress: bool = False, on_missing: str = "error") -> Lexicon:
@@ -146,7 +147,7 @@ def cmudict_lexicon(words: Sequence[str], keep_stress: bool = False, on_missing:
                 continue
             raise AvsrInputError("cmudict", f"word {word!r} has no CMUdict pronunciation")
         for pron in prons:
-            phones = tuple(pron if keep_stress else (strip_stress(p) for p in pron))
+            phones = tuple(pron if keep_stress else (strip_arpabet_stress(p) for p in pron))
             entries.append(LexiconEntry(word, phones))
     return Lexicon(_dedup(entries))
 
@@ -155,7 +156,7 @@ def espeak_lexicon(path: PathLike, words: Optional[Sequence[str]] = None) -> Lex
     """The corpus generator's ``lexicon_espeak.txt`` (stress marks stripped, variants kept),
     optionally restricted to ``words`` (every one of which must be present)."""
     lexicon = read_lexicon(path, with_probs=False)
-    entries = _dedup(LexiconEntry(e.word, tuple(strip_stress(p) for p in e.phones)) for e in lexicon.entries)
+    entries = _dedup(LexiconEntry(e.word, tuple(strip_espeak_stress(p) for p in e.phones)) for e in lexicon.entries)
     entries = [e for e in entries if e.phones and all(e.phones)]
     if words is not None:
         wanted = set(words)

@@ -92,7 +92,8 @@ def find_lang_problems(lang_dir: PathLike) -> list[str]:
         except AvsrInputError as err:
             problems.append(str(err))
             continue
-        for lineno, entry in enumerate(lexicon.entries, start=1):
+        numbered = [n for n, ln in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1) if ln.split()]
+        for lineno, entry in zip(numbered, lexicon.entries):
             if entry.word not in words:
                 problems.append(f"{path}:{lineno}: word {entry.word!r} is not in words.txt")
             for p in entry.phones:
