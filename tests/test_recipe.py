@@ -119,3 +119,32 @@ def test_audio_video_and_text_line_up_in_time(tiny_run):
         corr = {lag: _lagged_corr(energy, activity, lag) for lag in range(-6, 7)}
         assert corr[0] > 0.3
         assert abs(max(corr, key=corr.get)) <= 2
+
+
+def test_killed_feature_stage_reruns_cleanly(tiny_run, tmp_path):
+    """kill -9 in the middle of stage 3, then re-run: every set completes and loads."""
+    import shutil
+    import signal
+    import sys
+
+    data, _, _ = tiny_run
+    manifests = tmp_path / "manifests"
+    shutil.copytree(data / "manifests", manifests)
+    cmd = [
+        sys.executable, str(ROOT / "steps/compute_features.py"), "--manifest-dir", str(manifests),
+        "--corpus", "synthetic_grid", "--out-dir", str(tmp_path / "fbank"), "--video-dir", str(tmp_path / "video"),
+        "--conf", str(ROOT / "conf/features.yaml"), "--nj", "1",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(8)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = sorted(p.name for p in (tmp_path / "fbank").glob("synthetic_grid_cuts_*.jsonl.gz")) if (tmp_path / "fbank").exists() else []
+    assert len(done_before) < 25  # it really was interrupted
+    rerun = subprocess.run(cmd, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    outputs = sorted((tmp_path / "fbank").glob("synthetic_grid_cuts_*.jsonl.gz"))
+    assert len(outputs) == len(list(manifests.glob("synthetic_grid_cuts_*.jsonl.gz")))
+    for path in outputs:
+        for cut in CutSet.from_file(path).subset(first=2):
+            assert cut.load_features().shape[1] == 80 and cut.load_mouth_roi().shape[1:] == (44, 44)

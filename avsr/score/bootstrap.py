@@ -1,0 +1,77 @@
+"""Bootstrap confidence intervals for error rates, resampling utterances (Bisani & Ney, 2004).
+
+An error rate is a ratio of sums (errors / reference length), so utterances are resampled
+with replacement and the ratio recomputed; the 2.5th and 97.5th percentiles give the 95%
+interval. The paired test resamples the *same* utterances for two systems and reports how
+often system B fails to beat system A ("probability of improvement" = 1 - p).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Interval:
+    rate: float  # percent, on the full set
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{self.rate:.2f} [{self.low:.2f}, {self.high:.2f}]"
+
+
+def _check(errors: Sequence[float], ref_lens: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    e, n = np.asarray(errors, dtype=np.float64), np.asarray(ref_lens, dtype=np.float64)
+    if e.shape != n.shape or e.ndim != 1 or len(e) == 0:
+        raise ValueError(f"need two equal-length, non-empty 1-d arrays, got {e.shape} and {n.shape}")
+    if n.sum() <= 0:
+        raise ValueError("total reference length must be positive")
+    return e, n
+
+
+def _resample_indices(num_utts: int, num_samples: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, num_utts, size=(num_samples, num_utts))
+
+
+def bootstrap_interval(
+    errors: Sequence[float], ref_lens: Sequence[float], num_samples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> Interval:
+    """Error rate (%) with its bootstrap confidence interval over utterances."""
+    e, n = _check(errors, ref_lens)
+    idx = _resample_indices(len(e), num_samples, seed)
+    rates = 100.0 * e[idx].sum(axis=1) / np.maximum(n[idx].sum(axis=1), 1e-12)
+    alpha = (1.0 - confidence) / 2
+    low, high = np.quantile(rates, [alpha, 1 - alpha])
+    return Interval(100.0 * e.sum() / n.sum(), float(low), float(high))
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    delta: float  # rate(B) - rate(A), percent points; negative = B better
+    low: float
+    high: float
+    p_value: float  # share of resamples where B is not better than A (one-sided)
+
+
+def paired_bootstrap(
+    errors_a: Sequence[float],
+    errors_b: Sequence[float],
+    ref_lens: Sequence[float],
+    num_samples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> PairedResult:
+    """Paired bootstrap of two systems scored on the same utterances (same order)."""
+    a, n = _check(errors_a, ref_lens)
+    b, _ = _check(errors_b, ref_lens)
+    idx = _resample_indices(len(a), num_samples, seed)
+    total = np.maximum(n[idx].sum(axis=1), 1e-12)
+    deltas = 100.0 * (b[idx].sum(axis=1) - a[idx].sum(axis=1)) / total
+    alpha = (1.0 - confidence) / 2
+    low, high = np.quantile(deltas, [alpha, 1 - alpha])
+    return PairedResult(
+        delta=100.0 * (b.sum() - a.sum()) / n.sum(), low=float(low), high=float(high), p_value=float(np.mean(deltas >= 0))
+    )
