@@ -1,6 +1,7 @@
 """Shared fixtures: small hand-made AV clips (no TTS needed) and copies of the real GRID sample."""
 from __future__ import annotations
 
+import os
 import random
 import shutil
 from pathlib import Path
@@ -13,7 +14,29 @@ from avsr.data.grammar import sample_sentence
 from avsr.data.types import Segment, UttRecord
 from avsr.video.io import write_av_mp4
 
-GRID_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "grid_sample"
+def _find_grid_sample() -> Path:
+    """The two real GRID clips: $AVSR_GRID_SAMPLE, else shared/ next to the repo (as CI lays it out)."""
+    candidates = [os.environ.get("AVSR_GRID_SAMPLE", ""), Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "grid_sample",
+                  "/work/shared/fixtures/grid_sample"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return Path(candidates[1])
+
+
+GRID_SAMPLE = _find_grid_sample()
+
+
+def copy_grid_sample(dst: Path) -> Path:
+    """Copy the sample corpus file by file, without its (read-only) permissions; never touch the originals."""
+    if not GRID_SAMPLE.is_dir():
+        pytest.fail(f"GRID sample fixtures not found at {GRID_SAMPLE} (set AVSR_GRID_SAMPLE)")
+    for src in GRID_SAMPLE.rglob("*"):
+        if src.is_file() and src.suffix in (".mpg", ".align"):
+            target = dst / src.relative_to(GRID_SAMPLE)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, target)
+    return dst
 
 
 def make_clip(
@@ -62,8 +85,4 @@ def toy_records(tmp_path: Path) -> list[UttRecord]:
 @pytest.fixture
 def grid_sample(tmp_path: Path) -> Path:
     """A private copy of the two real GRID clips (never touch the originals)."""
-    if not GRID_SAMPLE.is_dir():
-        pytest.fail(f"GRID sample fixtures not found at {GRID_SAMPLE}")
-    dst = tmp_path / "grid"
-    shutil.copytree(GRID_SAMPLE, dst)
-    return dst
+    return copy_grid_sample(tmp_path / "grid")

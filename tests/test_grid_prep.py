@@ -22,15 +22,10 @@ from avsr.data.grid import (
 from avsr.data.records import read_records
 from avsr.utils.errors import AvsrInputError
 from avsr.video.io import read_audio_track, read_video_frames, write_av_mp4
+from tests.conftest import GRID_SAMPLE, copy_grid_sample
 
 REPO = Path(__file__).resolve().parents[1]
-GRID_SAMPLE = REPO.parent / "shared" / "fixtures" / "grid_sample"
-if not GRID_SAMPLE.is_dir():
-    GRID_SAMPLE = Path("/work/shared/fixtures/grid_sample")
 PREPARE_GRID = REPO / "egs" / "grid" / "local" / "prepare_grid.py"
-
-pytestmark = pytest.mark.skipif(not GRID_SAMPLE.is_dir(), reason="GRID sample clips not available")
-
 
 def _snapshot(root: Path) -> dict[str, tuple[str, int]]:
     """sha1 and mtime of every file under root."""
@@ -43,14 +38,7 @@ def _snapshot(root: Path) -> dict[str, tuple[str, int]]:
 @pytest.fixture
 def corpus(tmp_path) -> Path:
     """A private copy of the sample corpus (official layout: <spk>/<utt>.mpg + alignments/)."""
-    dst = tmp_path / "grid"
-    # File by file, without copying permissions: the shared fixtures are read-only, the copies must not be.
-    for src in GRID_SAMPLE.rglob("*"):
-        if src.is_file() and src.suffix in (".mpg", ".align"):
-            target = dst / src.relative_to(GRID_SAMPLE)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, target)
-    return dst
+    return copy_grid_sample(tmp_path / "grid")
 
 
 def _clip(corpus: Path, utt_id: str):

@@ -1,7 +1,6 @@
 """Mouth ROI extraction on the two real GRID clips: detection, lip centring, gap filling, DCT features."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import cv2
@@ -18,25 +17,17 @@ from avsr.video.roi import (
     roi_dct_features,
     zigzag_indices,
 )
+from tests.conftest import copy_grid_sample
 
-GRID_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "grid_sample"
-if not GRID_SAMPLE.is_dir():  # the fixtures live next to the repo on the dev machine
-    GRID_SAMPLE = Path("/work/shared/fixtures/grid_sample")
+
 CLIPS = {"s1/bbaf2n": "s1/bbaf2n.mpg", "id2/swwp2s": "id2/swwp2s.mpg"}
-
-pytestmark = pytest.mark.skipif(not GRID_SAMPLE.is_dir(), reason="GRID sample clips not available")
 
 
 @pytest.fixture(scope="module")
 def grid_frames(tmp_path_factory) -> dict[str, np.ndarray]:
     """Gray frames of copies of the two real clips (originals are never opened for writing)."""
-    tmp = tmp_path_factory.mktemp("grid_roi")
-    frames = {}
-    for name, rel in CLIPS.items():
-        dst = tmp / rel.replace("/", "_")
-        shutil.copyfile(GRID_SAMPLE / rel, dst)
-        frames[name] = read_video_frames(dst)
-    return frames
+    corpus = copy_grid_sample(tmp_path_factory.mktemp("grid_roi"))
+    return {name: read_video_frames(corpus / rel) for name, rel in CLIPS.items()}
 
 
 @pytest.fixture(scope="module")
