@@ -148,3 +148,34 @@ def test_killed_feature_stage_reruns_cleanly(tiny_run, tmp_path):
     for path in outputs:
         for cut in CutSet.from_file(path).subset(first=2):
             assert cut.load_features().shape[1] == 80 and cut.load_mouth_roi().shape[1:] == (44, 44)
+
+
+def test_new_words_set_for_the_swap_demo(tiny_run, tmp_path):
+    """Unseen words, spoken by the unseen test speakers, with a lexicon from the training voices."""
+    import sys
+
+    from avsr.data.records import read_records
+
+    data, _, _ = tiny_run
+    out = tmp_path / "new_words"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "local/make_new_words_set.py"), "--index-dir", str(data / "local" / "synthetic_grid"),
+         "--media-dir", str(tmp_path / "media"), "--out-dir", str(out), "--words", "black", "gold", "--num-sentences", "2", "--nj", "1"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    records = read_records(out / "test.jsonl")
+    test_speakers = {c.supervisions[0].speaker for c in CutSet.from_file(data / "manifests" / "synthetic_grid_cuts_test.jsonl.gz")}
+    assert {r.speaker for r in records} == test_speakers and len(records) == 2 * len(test_speakers)
+    assert {r.text.split()[1] for r in records} == {"black", "gold"}
+    lexicon = (out / "lexicon_new.txt").read_text().splitlines()
+    assert "black b l a k" in lexicon and any(line.startswith("gold ") for line in lexicon)
+    assert any(line.startswith("bin ") for line in lexicon)  # the old words stay
+    text = (out / "lm_text.txt").read_text()
+    assert " black " in text and " blue " in text
+    bad = subprocess.run(
+        [sys.executable, str(ROOT / "local/make_new_words_set.py"), "--index-dir", str(data / "local" / "synthetic_grid"),
+         "--media-dir", str(tmp_path / "m2"), "--out-dir", str(tmp_path / "o2"), "--words", "blue"],
+        capture_output=True, text=True,
+    )
+    assert bad.returncode == 1 and "already in the GRID vocabulary" in bad.stderr

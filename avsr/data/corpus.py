@@ -33,7 +33,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Sequence, Union
 
 import numpy as np
 import soundfile as sf
@@ -61,6 +61,14 @@ def stable_seed(*parts: object) -> int:
     """A 63-bit seed from the parts' text (sha256): stable across runs, unlike hash()."""
     digest = hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "little") >> 1
+
+
+def utterance_id(speaker_id: str, words: Sequence[str]) -> str:
+    """``s03_bbaf2n`` for GRID sentences (GRID's own naming); ``s03_x<hash>`` for any other text."""
+    try:
+        return f"{speaker_id}_{sentence_to_code(words)}"
+    except ValueError:
+        return f"{speaker_id}_x{hashlib.sha1(' '.join(words).encode('utf-8')).hexdigest()[:8]}"
 
 
 def speaker_sentences(speaker_id: str, count: int, seed: int) -> list[list[str]]:
@@ -157,7 +165,7 @@ def _pad_and_quantise(audio: np.ndarray, rng: np.random.Generator, config: Corpu
 def _make_utterance(job: _SpeakerJob, words: tuple[str, ...], style, render_face_video) -> dict:
     """Synthesise (always: keeps espeak's history fixed) and, unless complete, render and write."""
     spk = job.speaker
-    utt_id = f"{spk.speaker_id}_{sentence_to_code(words)}"
+    utt_id = utterance_id(spk.speaker_id, words)
     spk_dir = Path(job.out_dir) / spk.speaker_id
     wav, mp4, sidecar = spk_dir / f"{utt_id}.wav", spk_dir / f"{utt_id}.mp4", spk_dir / f"{utt_id}.json"
     speech = synthesize(list(words), spk.voice)
@@ -251,6 +259,20 @@ def _run_jobs(jobs: list[_SpeakerJob], num_jobs: int) -> list[list[dict]]:
         return [f.result() for f in futures]
 
 
+CARRIER_SENTENCE = ("bin", "blue", "at", "f", "two", "now")
+
+
+def carrier_pronunciations(words: Sequence[str], speakers: Sequence[SpeakerSpec], slot: int = 1) -> set[str]:
+    """Lexicon lines (``word p1 p2 ...``) for ``words`` as each speaker's voice says them inside a
+    GRID carrier sentence (in-sentence pronunciations differ from isolated words)."""
+    entries = set()
+    for word in words:
+        sentence = [*CARRIER_SENTENCE[:slot], word, *CARRIER_SENTENCE[slot + 1 :]]
+        for spk in speakers:
+            entries.add(" ".join([word, *synthesize(sentence, spk.voice).word_phones[slot]]))
+    return entries
+
+
 def _lexicon_lines(metas: list[dict], speakers: list[SpeakerSpec]) -> list[str]:
     """Pronunciations as the training speakers realised them; GRID words that no training
     sentence happened to contain are spoken by the same voices in a carrier sentence, so the
@@ -260,15 +282,8 @@ def _lexicon_lines(metas: list[dict], speakers: list[SpeakerSpec]) -> list[str]:
         for word, phones in zip(meta["text"].split(), meta["word_phones"]):
             entries.add(" ".join([word, *phones]))
     covered = {line.split()[0] for line in entries}
-    carrier = ["bin", "blue", "at", "f", "two", "now"]
     for slot, words in enumerate(GRID_SLOTS.values()):
-        for word in words:
-            if word in covered:
-                continue
-            sentence = carrier[:slot] + [word] + carrier[slot + 1 :]
-            for spk in speakers:
-                utt = synthesize(sentence, spk.voice)
-                entries.add(" ".join([word, *utt.word_phones[slot]]))
+        entries |= carrier_pronunciations([w for w in words if w not in covered], speakers, slot)
     return sorted(entries)
 
 
