@@ -13,7 +13,8 @@ VIDEO_FRAME_SHIFT = 0.04
 
 def roi_contact_sheet(cuts: CutSet, out_png: Union[str, Path], max_clips: int = 6, frames_per_clip: int = 12) -> Path:
     """One row per speaker (first clip of each): crops at phone centres, labelled with the phone,
-    when the supervision has a phone alignment; otherwise every few frames, labelled by index."""
+    when the supervision has a phone alignment; otherwise every few frames, labelled with the
+    frame index and the word said then."""
     images, labels, seen = [], [], set()
     for cut in cuts:
         speaker = cut.supervisions[0].speaker
@@ -28,9 +29,15 @@ def roi_contact_sheet(cuts: CutSet, out_png: Union[str, Path], max_clips: int = 
                 for p in phones
                 if p.duration >= VIDEO_FRAME_SHIFT
             ][:frames_per_clip]
-        else:
+        else:  # every few frames, labelled with the word being said (GRID has word timings only)
+            words = (cut.supervisions[0].alignment or {}).get("word", [])
             step = max(1, len(crops) // frames_per_clip)
-            picks = [(i, f"f{i}") for i in range(0, len(crops), step)][:frames_per_clip]
+            picks = []
+            for i in range(0, len(crops), step):
+                t = (i + 0.5) * VIDEO_FRAME_SHIFT
+                said = next((w.symbol for w in words if w.start <= t < w.start + w.duration), "-")
+                picks.append((i, f"f{i} {said}"))
+            picks = picks[:frames_per_clip]
         for index, name in picks:
             images.append(crops[index])
             labels.append(f"{speaker} {name}")
