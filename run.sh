@@ -28,7 +28,11 @@ Stages:
   2  noisy dev/test copies: white + babble at 20/10/5/0/-5 dB; multi-condition train -> \$data/manifests, \$data/noise
   3  features: fbank 80 + MFCC 24, mouth ROI crops + DCT, ROI report           -> \$data/fbank, \$data/video
   4  lang dirs: espeak, CMUdict and grapheme lexicons -> L.fst, L_disambig.fst  -> \$data/lang_{espeak,cmudict,grapheme}
-  5  LMs: GRID grammar and a Kneser-Ney trigram on the training text -> G.fst  -> \$data/lm/{grid,tg}"
+  5  LMs: GRID grammar and a Kneser-Ney trigram on the training text -> G.fst  -> \$data/lm/{grid,tg}_<lang>
+  6  GMM-HMM: monophone, then triphone (our decision tree); CD-state alignments  -> \$exp/{mono,tri}
+  7  HCLG graphs (GRID grammar; phone bigram for PER) and GMM decoding          -> \$exp/{mono,tri}/graph_*, score_*
+  8  hybrid DNNs over the tri alignments: audio, video and the fusion family     -> \$exp/hybrid_<variant>
+  9  hybrid scoring: frame PER, WER/PER through HCLG, clean and babble           -> \$exp/hybrid_*/score_*, \$exp/hybrid_report.md"
 
 . tools/parse_options.sh
 . tools/stage_lib.sh
@@ -75,5 +79,48 @@ lm_stage() {
   done
 }
 run_stage 5 "language models (GRID grammar, trigram)" "$key0" lm_stage
+
+lang=$data/lang_espeak
+hybrid_variants="audio video concat deep_fusion shallow_fusion bilinear factored shared_factored"
+
+gmm_stage() {
+  python steps/train_gmm.py --kind mono --lang "$lang" --feature-dir "$data/fbank" --conf conf/gmm.yaml \
+    --out "$exp/mono" --log-file "$exp/log/stage6_mono.log"
+  python steps/train_gmm.py --kind tri --mono-dir "$exp/mono" --lang "$lang" --feature-dir "$data/fbank" \
+    --conf conf/gmm.yaml --out "$exp/tri" --log-file "$exp/log/stage6_tri.log"
+}
+run_stage 6 "GMM-HMM mono + tri, alignments" "$key0 $(cksum < conf/gmm.yaml)" gmm_stage
+
+gmm_decode_stage() {
+  local m
+  for m in mono tri; do
+    python steps/make_hclg.py --lang "$lang" --lm "$data/lm/grid_espeak" --model "$exp/$m" \
+      --out "$exp/$m/graph_grid_espeak" --phone-out "$exp/$m/graph_phone_bg" --feature-dir "$data/fbank"
+    python steps/decode_gmm.py --model "$exp/$m" --graph "$exp/$m/graph_grid_espeak" \
+      --phone-graph "$exp/$m/graph_phone_bg" --lexicon "$lang/lexicon.txt" --feature-dir "$data/fbank" \
+      --conf conf/gmm.yaml --log-file "$exp/log/stage7_decode_$m.log"
+  done
+}
+run_stage 7 "HCLG graphs + GMM decoding" "$key0 $(cksum < conf/gmm.yaml)" gmm_decode_stage
+
+hybrid_train_stage() {
+  local v
+  for v in $hybrid_variants; do   # audio and video first: the fusion variants start from them
+    python steps/train_hybrid.py --conf "conf/hybrid_$v.yaml" --ali-dir "$exp/tri" --feature-dir "$data/fbank" \
+      --exp "$exp" --out "$exp/hybrid_$v" --nj 1 --log-file "$exp/log/stage8_hybrid_$v.log"
+  done
+}
+run_stage 8 "hybrid DNNs (A, V, fusion family)" "$key0 $(cat conf/hybrid_*.yaml | cksum)" hybrid_train_stage
+
+hybrid_score_stage() {
+  local v
+  for v in $hybrid_variants posterior_average; do
+    python steps/decode_hybrid.py --conf "conf/hybrid_$v.yaml" --model "$exp/hybrid_$v" --exp "$exp" \
+      --graph "$exp/tri/graph_grid_espeak" --phone-graph "$exp/tri/graph_phone_bg" --lexicon "$lang/lexicon.txt" \
+      --feature-dir "$data/fbank" --nj 1 --log-file "$exp/log/stage9_hybrid_$v.log"
+  done
+  python steps/hybrid_report.py --exp "$exp" --split test --out "$exp/hybrid_report.md"
+}
+run_stage 9 "hybrid scoring: frame PER, WER, PER" "$key0 $(cat conf/hybrid_*.yaml | cksum)" hybrid_score_stage
 
 print_stage_summary

@@ -8,7 +8,7 @@ often system B fails to beat system A ("probability of improvement" = 1 - p).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -63,15 +63,20 @@ def paired_bootstrap(
     num_samples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    ref_lens_b: Optional[Sequence[float]] = None,
 ) -> PairedResult:
-    """Paired bootstrap of two systems scored on the same utterances (same order)."""
+    """Paired bootstrap of two systems scored on the same utterances (same order).
+
+    ``ref_lens_b``: B's reference lengths when they differ from A's (e.g. phone counts of
+    two lexicons); by default both systems share ``ref_lens``."""
     a, n = _check(errors_a, ref_lens)
-    b, _ = _check(errors_b, ref_lens)
+    b, nb = _check(errors_b, ref_lens if ref_lens_b is None else ref_lens_b)
+    if len(a) != len(b):
+        raise ValueError(f"systems scored on different numbers of utterances: {len(a)} vs {len(b)}")
     idx = _resample_indices(len(a), num_samples, seed)
-    total = np.maximum(n[idx].sum(axis=1), 1e-12)
-    deltas = 100.0 * (b[idx].sum(axis=1) - a[idx].sum(axis=1)) / total
+    deltas = 100.0 * (b[idx].sum(axis=1) / np.maximum(nb[idx].sum(axis=1), 1e-12) - a[idx].sum(axis=1) / np.maximum(n[idx].sum(axis=1), 1e-12))
     alpha = (1.0 - confidence) / 2
     low, high = np.quantile(deltas, [alpha, 1 - alpha])
     return PairedResult(
-        delta=100.0 * (b.sum() - a.sum()) / n.sum(), low=float(low), high=float(high), p_value=float(np.mean(deltas >= 0))
+        delta=100.0 * (b.sum() / nb.sum() - a.sum() / n.sum()), low=float(low), high=float(high), p_value=float(np.mean(deltas >= 0))
     )
