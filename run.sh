@@ -32,7 +32,11 @@ Stages:
   6  GMM-HMM: monophone, then triphone (our decision tree); CD-state alignments  -> \$exp/{mono,tri}
   7  HCLG graphs (GRID grammar; phone bigram for PER) and GMM decoding          -> \$exp/{mono,tri}/graph_*, score_*
   8  hybrid DNNs over the tri alignments: audio, video and the fusion family     -> \$exp/hybrid_<variant>
-  9  hybrid scoring: frame PER, WER/PER through HCLG, clean and babble           -> \$exp/hybrid_*/score_*, \$exp/hybrid_report.md"
+  9  hybrid scoring: frame PER, WER/PER through HCLG, clean and babble           -> \$exp/hybrid_*/score_*, \$exp/hybrid_report.md
+ 10  CTC+attention (BPE) for A, V, AV-concat, AV-bilinear on multi-condition train -> \$exp/ctc_att_*
+ 11  CTC+attention decoding: greedy, prefix beam, attention, joint, HLG, n-best    -> \$exp/ctc_att_*/decode_*
+ 12  transducer (stateless predictor) for the same inputs                          -> \$exp/transducer_*
+ 13  transducer decoding: greedy, beam, modified beam                              -> \$exp/transducer_*/decode_*"
 
 . tools/parse_options.sh
 . tools/stage_lib.sh
@@ -122,5 +126,56 @@ hybrid_score_stage() {
   python steps/hybrid_report.py --exp "$exp" --split test --out "$exp/hybrid_report.md"
 }
 run_stage 9 "hybrid scoring: frame PER, WER, PER" "$key0 $(cat conf/hybrid_*.yaml | cksum)" hybrid_score_stage
+
+e2e_variants="a:audio v:video av_concat:concat av_bilinear:bilinear"   # <exp suffix>:<fusion>
+e2e_test_sets="test test_babble_snr0 test_babble_snr-5"
+
+train_e2e_family() {  # $1 = conf name (ctc_attention | transducer), $2 = exp prefix
+  local v
+  for v in $e2e_variants; do
+    python steps/train_e2e.py --conf "conf/$1.yaml" --fusion "${v#*:}" --data "$data" \
+      --train-set train_multi --bpe-model "$data/lang_bpe/bpe.model" --exp-dir "$exp/$2_${v%%:*}" \
+      --log-file "$exp/$2_${v%%:*}/log/train.log"
+  done
+}
+run_stage 10 "CTC+attention training" "$key0 $(cksum < conf/ctc_attention.yaml)" train_e2e_family ctc_attention ctc_att
+
+ctc_att_decode_stage() {
+  local lm s first=${e2e_variants%% *}
+  first=${first%%:*}
+  python steps/prepare_lang.py --source bpe --lexicon "$data/lang_bpe/bpe.model" --sil-phone "" \
+    --unk-phone "<unk>" --phone-table "$exp/ctc_att_$first/tokens.txt" "$data/lang_bpe_units"
+  python steps/make_lm.py --kind grid --lang "$data/lang_bpe_units" "$data/lm/grid_bpe"
+  python steps/make_lm.py --kind ngram --order 3 --text "$data/lm/train_text.txt" --lang "$data/lang_bpe_units" "$data/lm/tg_bpe"
+  for lm in grid_bpe tg_bpe; do
+    python steps/make_graph.py --lang "$data/lang_bpe_units" --lm "$data/lm/$lm" --kind hlg \
+      --model "$exp/ctc_att_$first" --out "$exp/graphs/hlg_$lm"
+  done
+  for s in $e2e_variants; do
+    s=${s%%:*}
+    # shellcheck disable=SC2086
+    python steps/decode_e2e.py --exp-dir "$exp/ctc_att_$s" --data "$data" --avg 3 --beam 4 --sets $e2e_test_sets \
+      --methods ctc_greedy ctc_prefix_beam attention_beam joint_ctc_attention
+    # shellcheck disable=SC2086
+    python steps/decode_e2e.py --exp-dir "$exp/ctc_att_$s" --data "$data" --avg 3 --sets $e2e_test_sets \
+      --methods hlg_1best hlg_nbest_attention --hlg-dir "$exp/graphs/hlg_grid_bpe"
+    # shellcheck disable=SC2086
+    python steps/decode_e2e.py --exp-dir "$exp/ctc_att_$s" --data "$data" --avg 3 --sets $e2e_test_sets \
+      --methods hlg_1best --hlg-dir "$exp/graphs/hlg_tg_bpe"
+  done
+}
+run_stage 11 "CTC+attention decoding" "$key0 $(cksum < conf/ctc_attention.yaml)" ctc_att_decode_stage
+
+run_stage 12 "transducer training" "$key0 $(cksum < conf/transducer.yaml)" train_e2e_family transducer transducer
+
+transducer_decode_stage() {
+  local s
+  for s in $e2e_variants; do
+    # shellcheck disable=SC2086
+    python steps/decode_e2e.py --exp-dir "$exp/transducer_${s%%:*}" --data "$data" --avg 3 --sets $e2e_test_sets \
+      --methods greedy beam modified_beam
+  done
+}
+run_stage 13 "transducer decoding" "$key0 $(cksum < conf/transducer.yaml)" transducer_decode_stage
 
 print_stage_summary

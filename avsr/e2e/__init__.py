@@ -1,0 +1,1 @@
+"""End-to-end (CTC+attention, transducer) token tables, search algorithms and decoding drivers."""
