@@ -35,13 +35,20 @@ done
 
 if [ -n "$lexicon" ]; then
   phone_table=()
-  [ -n "$model" ] && [ -f "$model/tokens.txt" ] && phone_table=(--phone-table "$model/tokens.txt")
+  [ -n "$model" ] && [ -f "$model/tokens.txt" ] && phone_table=(--phone-table "$model/tokens.txt")  # CTC
+  [ -n "$model" ] && [ -f "$model/phones.txt" ] && phone_table=(--phone-table "$model/phones.txt")  # GMM/hybrid
   "$py" "$here/prepare_lang.py" --source "$lexicon_source" --lexicon "$lexicon" "${phone_table[@]}" $force "$lang"
 fi
 if [ -n "$lm_text" ]; then
   "$py" "$here/make_lm.py" --kind ngram --order "$lm_order" --text "$lm_text" --lang "$lang" "$lm"
 fi
 "$py" "$here/validate_lang.py" "$lang"
+if [ "$kind" = hclg ] && [ -n "$model" ] && [ -f "$model/final.pkl" ]; then
+  # A trained GMM-HMM / hybrid system: mono through kaldi-hmm-gmm's H, tri through our senone H.
+  out=${out:-exp/graphs/hclg_$(basename "$lang")_$(basename "$lm")}
+  "$py" "$here/make_hclg.py" --lang "$lang" --lm "$lm" --model "$model" --out "$out" $force
+  exit 0
+fi
 args=(--lang "$lang" --lm "$lm" --kind "$kind")
 [ -n "$model" ] && args+=(--model "$model")
 [ -n "$out" ] && args+=(--out "$out")

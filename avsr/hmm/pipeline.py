@@ -98,6 +98,9 @@ def run_gmm_system(
         cfg_dict = config_dict(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / "final.pkl")
+    # The model's phone ids: a new lexicon must keep them (prepare_lang --phone-table) for the
+    # model to decode through a swapped graph.
+    write_text_atomic(out_dir / "phones.txt", (lang_dir / "phones.txt").read_text(encoding="utf-8"))
     for s, ali in alignments.items():
         if not ali:
             raise AvsrInputError(out_dir / f"ali_{s}.npz", f"no utterance of {s} could be aligned")
