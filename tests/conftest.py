@@ -86,3 +86,14 @@ def toy_records(tmp_path: Path) -> list[UttRecord]:
 def grid_sample(tmp_path: Path) -> Path:
     """A private copy of the two real GRID clips (never touch the originals)."""
     return copy_grid_sample(tmp_path / "grid")
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Small torch ops: one thread is fastest and avoids oversubscribing a shared 2-core machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

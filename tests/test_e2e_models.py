@@ -22,13 +22,7 @@ from avsr.utils.errors import AvsrInputError
 from e2e_helpers import TINY_CONFIG, TINY_TRANSDUCER
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small ops: one thread is fastest and avoids oversubscribing a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def utt(uid: str, frames: int, seed: int, text: str = "bin blue at a one now") -> Utterance:

@@ -19,13 +19,7 @@ from avsr.models.transducer import TransducerConfig, TransducerModel
 BLANK = 0
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small ops: one thread is fastest and avoids oversubscribing a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def collapse(path) -> tuple[int, ...]:
