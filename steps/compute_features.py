@@ -14,23 +14,19 @@ from pathlib import Path
 
 from lhotse import CutSet
 
+from avsr.data.manifests import load_cuts, save_cuts
 from avsr.data.records import read_records
 from avsr.features.audio import AudioFeatureConfig
-from avsr.data.manifests import load_cuts
 from avsr.features.roi_sheet import roi_contact_sheet
 from avsr.features.store import attach_video_fields, compute_audio_features, compute_video_features
 from avsr.utils.cli import run_cli
 from avsr.utils.config import load_yaml
-from avsr.utils.io import atomic_path, write_json_atomic
+from avsr.utils.io import write_json_atomic
 from avsr.utils.logging import setup_logging
 from avsr.utils.parallel import job_pool
 
 CLEAN_SPLITS = ("train", "dev", "test")
 
-
-def _write(cuts: CutSet, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        cuts.to_file(tmp)
 
 
 def _known_face_boxes(index_dir: Path | None, split: str) -> dict:
@@ -87,7 +83,7 @@ def video_stage(args: argparse.Namespace, conf: dict, sets: list[str], pool) -> 
                 haar=conf["video"].get("haar", {}),
             )
             write_json_atomic(stats_out, stats)
-            _write(with_video, out)
+            save_cuts(with_video, out)
             if len(with_video):
                 roi_contact_sheet(with_video, args.video_dir / f"contact_sheet_{split}.png")
         video_cuts.extend(load_cuts(out))
@@ -113,7 +109,7 @@ def audio_stage(args: argparse.Namespace, audio_cfg: AudioFeatureConfig, sets: l
         cuts = attach_video_fields(load_cuts(args.manifest_dir / f"{args.corpus}_cuts_{name}.jsonl.gz"), all_video)
         feats = compute_audio_features(cuts, args.out_dir / "storage" / f"{args.corpus}_{name}",
                                        num_jobs=args.nj, cfg=audio_cfg, executor=pool)
-        _write(feats, out)
+        save_cuts(feats, out)
         logging.info("wrote %s (%d cuts)", out, len(feats))
 
 

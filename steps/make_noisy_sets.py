@@ -12,17 +12,13 @@ from pathlib import Path
 
 from lhotse import CutSet, RecordingSet
 
-from avsr.data.manifests import load_cuts, manifest_path
+from avsr.data.manifests import load_cuts, manifest_path, save_cuts
 from avsr.data.noise import make_babble, make_white_noise, mix_condition, multi_condition, parse_conditions
 from avsr.utils.cli import run_cli
 from avsr.utils.config import load_yaml
 from avsr.utils.io import atomic_path
 from avsr.utils.logging import setup_logging
 
-
-def _write(cuts: CutSet, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        cuts.to_file(tmp)
 
 
 def main() -> None:
@@ -72,14 +68,14 @@ def main() -> None:
             if out.is_file():
                 continue
             cuts = cuts if cuts is not None else load(split)
-            _write(mix_condition(cuts, noise, cond, args.seed), out)
+            save_cuts(mix_condition(cuts, noise, cond, args.seed), out)
             logging.info("wrote %s (%d cuts)", out, len(cuts))
     multi = conf.get("multi_condition_train", {})
     if multi.get("enabled"):
         out = manifest_path(args.manifest_dir, args.corpus, "cuts", "train_multi")
         if not out.is_file():
             train_conditions = parse_conditions(conf["noise_types"], multi["snrs_db"])
-            _write(multi_condition(load("train"), noise, train_conditions, multi["clean_prob"], args.seed), out)
+            save_cuts(multi_condition(load("train"), noise, train_conditions, multi["clean_prob"], args.seed), out)
             logging.info("wrote %s", out)
 
 

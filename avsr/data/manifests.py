@@ -140,10 +140,15 @@ def write_manifests(
         Path(out_dir) / f"{corpus}_bad_cuts_{split}.txt",
         "".join(f"{b.utt_id}\t{b.path}\t{b.reason}\n" for b in bad),
     )
-    with atomic_path(manifest_path(out_dir, corpus, "cuts", split)) as tmp:
-        cuts.to_file(tmp)
+    save_cuts(cuts, manifest_path(out_dir, corpus, "cuts", split))
     if bad:
         log.warning("%s/%s: skipped %d bad clips (see %s_bad_cuts_%s.txt)", corpus, split, len(bad), corpus, split)
+
+
+def save_cuts(cuts: CutSet, path: PathLike) -> None:
+    """Write a cut manifest atomically (a killed stage never leaves a half-written one)."""
+    with atomic_path(path) as tmp:
+        cuts.to_file(tmp)
 
 
 def load_cuts(path: PathLike) -> CutSet:

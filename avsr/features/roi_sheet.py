@@ -6,9 +6,9 @@ from typing import Union
 
 from lhotse import CutSet
 
+from avsr.features.store import VIDEO_FRAME_SHIFT
 from avsr.video.contact_sheet import write_contact_sheet
 
-VIDEO_FRAME_SHIFT = 0.04
 
 
 def roi_contact_sheet(cuts: CutSet, out_png: Union[str, Path], max_clips: int = 6, frames_per_clip: int = 12) -> Path:
