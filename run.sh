@@ -6,176 +6,311 @@ cd "$(dirname "$0")"
 
 stage=0
 stop_stage=100
-preset=default       # embedded corpus size: tiny | default
+preset=default       # tiny | default | full: corpus size and training length (conf/presets/<P>.sh)
 seed=1234
 nj=2
 data=data
 exp=exp
 corpus=synthetic_grid
+modality=av          # av | audio (corpora without video)
+lexicon=             # word lexicon for the hybrid lang dir (default: the corpus's own)
+lm_text=             # LM training text (default: the training transcripts)
+grammar=             # grid | none: decode with the GRID sentence grammar (default: grid for GRID-like corpora)
+results=             # leaderboard file (default: RESULTS.md for --exp exp, else <exp>/RESULTS.md)
 
 help_message="Usage: ./run.sh [options]
 Options (all optional):
   --stage N          first stage to run (default $stage)
   --stop-stage N     last stage to run (default $stop_stage)
-  --preset P         embedded corpus preset: tiny | default (default $preset; conf/corpus_<P>.yaml)
+  --preset P         tiny | default | full (default $preset): corpus size (conf/corpus_<P>.yaml) and
+                     training length / test conditions (conf/presets/<P>.sh)
   --seed S           random seed for corpus, noise and training (default $seed)
   --nj N             parallel jobs (default $nj)
   --data DIR         data directory (default $data)
   --exp DIR          experiment directory (default $exp)
+  --corpus NAME      corpus name (default $corpus = the embedded corpus, made by stage 0); any other
+                     name: an egs/<name> recipe has written \$data/local/<name>/{train,dev,test}.jsonl
+  --modality M       av | audio (default $modality); audio: no video features, audio systems only
+  --lexicon FILE     word lexicon (WORD p1 p2 ...) for the hybrid systems (default: the corpus's own)
+  --lm-text FILE     LM training text, one sentence per line (default: training transcripts)
+  --grammar G        grid | none: decode with the GRID sentence grammar (default: grid for the
+                     embedded corpus, none otherwise; the trigram LM is always built)
+  --results FILE     where the leaderboard goes (default: RESULTS.md, or <exp>/RESULTS.md for another --exp)
 Stages:
   0  generate the embedded corpus (espeak-ng TTS audio + rendered lip video)   -> \$data/corpus, \$data/local
   1  lhotse manifests with paired audio + video, speaker-disjoint splits         -> \$data/manifests
-  2  noisy dev/test copies: white + babble at 20/10/5/0/-5 dB; multi-condition train -> \$data/manifests, \$data/noise
+  2  noisy test copies: white + babble at 20/10/5/0/-5 dB; multi-condition train -> \$data/manifests, \$data/noise
   3  features: fbank 80 + MFCC 24, mouth ROI crops + DCT, ROI report           -> \$data/fbank, \$data/video
-  4  lang dirs: espeak, CMUdict and grapheme lexicons -> L.fst, L_disambig.fst  -> \$data/lang_{espeak,cmudict,grapheme}
-  5  LMs: GRID grammar and a Kneser-Ney trigram on the training text -> G.fst  -> \$data/lm/{grid,tg}_<lang>
+  4  lang dirs: the corpus lexicon (+ CMUdict and grapheme ones for GRID words)  -> \$data/lang_*
+  5  LMs: GRID grammar and a Kneser-Ney trigram on the training text -> G.fst  -> \$data/lm
   6  GMM-HMM: monophone, then triphone (our decision tree); CD-state alignments  -> \$exp/{mono,tri}
-  7  HCLG graphs (GRID grammar; phone bigram for PER) and GMM decoding          -> \$exp/{mono,tri}/graph_*, score_*
+  7  HCLG graphs (grammar or trigram; phone bigram for PER) and GMM decoding     -> \$exp/{mono,tri}/graph_*, score_*
   8  hybrid DNNs over the tri alignments: audio, video and the fusion family     -> \$exp/hybrid_<variant>
-  9  hybrid scoring: frame PER, WER/PER through HCLG, clean and babble           -> \$exp/hybrid_*/score_*, \$exp/hybrid_report.md
+  9  hybrid scoring: frame PER, WER/PER through HCLG, every test condition       -> \$exp/hybrid_*/score_*
  10  CTC+attention (BPE) for A, V, AV-concat, AV-bilinear on multi-condition train -> \$exp/ctc_att_*
  11  CTC+attention decoding: greedy, prefix beam, attention, joint, HLG, n-best    -> \$exp/ctc_att_*/decode_*
  12  transducer (stateless predictor) for the same inputs                          -> \$exp/transducer_*
- 13  transducer decoding: greedy, beam, modified beam                              -> \$exp/transducer_*/decode_*"
+ 13  transducer decoding: greedy, beam, modified beam                              -> \$exp/transducer_*/decode_*
+ 14  leaderboard: WER/PER tables with 95% intervals, AV-vs-A tests, plots          -> RESULTS.md, \$exp/plots"
 
+command_line="${RUN_COMMAND:-./run.sh $*}"   # for RESULTS.md (egs recipes pass their own command line)
 . tools/parse_options.sh
 . tools/stage_lib.sh
+
+[[ -f conf/presets/$preset.sh ]] || { echo "error: conf/presets/$preset.sh: no such preset (tiny | default | full)" >&2; exit 1; }
+. "conf/presets/$preset.sh"
+case $modality in av|audio) ;; *) echo "error: --modality $modality: expected av or audio" >&2; exit 1 ;; esac
+embedded=false; [[ $corpus == synthetic_grid ]] && embedded=true
+[[ -n $grammar ]] || { $embedded && grammar=grid || grammar=none; }
+[[ -n $results ]] || { [[ $exp == exp ]] && results=RESULTS.md || results=$exp/RESULTS.md; }
 
 bash tools/install.sh
 export PATH="$PWD/.venv/bin:$PATH"
 marker_dir=$data/.stages
 mkdir -p "$exp/log"
+if ! $embedded && [[ $stage -le 3 ]]; then
+  for split in train dev test; do
+    [[ -f $data/local/$corpus/$split.jsonl ]] || {
+      echo "error: $data/local/$corpus/$split.jsonl: missing; corpus '$corpus' is prepared by its egs/ recipe's stage 0" >&2; exit 1; }
+  done
+fi
 
 # Options that change a stage's outputs form its marker key: changing them re-runs the stage,
 # and the steps refuse to mix outputs made with different options in one directory.
-key0="preset=$preset seed=$seed"
+if $embedded; then key0="preset=$preset seed=$seed $(cksum < "conf/corpus_$preset.yaml")"; else key0="corpus=$corpus seed=$seed"; fi
+key_train="$key0 preset=$preset modality=$modality"
+video_opt=(); [[ $modality == audio ]] && video_opt=(--no-video)
 
-run_stage 0 "generate embedded corpus (preset $preset)" "$key0" \
-  python local/make_corpus.py --preset "$preset" --seed "$seed" --nj "$nj" \
-    --corpus-dir "$data/corpus" --index-dir "$data/local/$corpus"
+if $embedded; then
+  run_stage 0 "generate embedded corpus (preset $preset)" "$key0" \
+    python local/make_corpus.py --preset "$preset" --seed "$seed" --nj "$nj" \
+      --corpus-dir "$data/corpus" --index-dir "$data/local/$corpus"
+fi
 
-run_stage 1 "lhotse manifests" "$key0" \
-  python steps/make_manifests.py --index-dir "$data/local/$corpus" --corpus "$corpus" \
+vocabulary=$([[ $grammar == grid ]] && echo grid || echo none)   # GRID corpora: words outside the grammar are bad clips
+run_stage 1 "lhotse manifests" "$key0 vocabulary=$vocabulary" \
+  python steps/make_manifests.py --index-dir "$data/local/$corpus" --corpus "$corpus" --vocabulary "$vocabulary" \
     --out-dir "$data/manifests" --nj "$nj" --log-file "$exp/log/stage1_manifests.log"
 
 run_stage 2 "noisy test sets and multi-condition train" "$key0 $(cksum < conf/noise.yaml)" \
   python steps/make_noisy_sets.py --manifest-dir "$data/manifests" --corpus "$corpus" \
     --noise-dir "$data/noise" --conf conf/noise.yaml --seed "$seed" --log-file "$exp/log/stage2_noise.log"
 
-run_stage 3 "audio + video features" "$key0 $(cat conf/noise.yaml conf/features.yaml | cksum)" \
+run_stage 3 "audio + video features" "$key0 $modality $(cat conf/noise.yaml conf/features.yaml | cksum)" \
   python steps/compute_features.py --manifest-dir "$data/manifests" --corpus "$corpus" \
     --out-dir "$data/fbank" --video-dir "$data/video" --index-dir "$data/local/$corpus" \
-    --nj "$nj" --log-file "$exp/log/stage3_features.log"
+    "${video_opt[@]}" --nj "$nj" --log-file "$exp/log/stage3_features.log"
+
+# The hybrid systems' lexicon: the embedded corpus's espeak pronunciations, or the user's.
+if [[ -n $lexicon ]]; then lang_name=main
+elif $embedded; then lang_name=espeak
+else lang_name=main; lexicon=$data/local/$corpus/lexicon.txt
+fi
+lang=$data/lang_$lang_name
+lm_main=$([[ $grammar == grid ]] && echo grid || echo tg)   # the LM every system decodes with
+extra_langs=""; [[ $grammar == grid ]] && extra_langs="cmudict grapheme"   # lexicon-swap demos (GRID words)
+[[ -n $lm_text ]] || lm_text=$data/lm/train_text.txt
 
 lang_stage() {
-  python steps/prepare_lang.py --source espeak --lexicon "$data/local/$corpus/lexicon_espeak.txt" "$data/lang_espeak"
-  python steps/prepare_lang.py --source cmudict "$data/lang_cmudict"
-  python steps/prepare_lang.py --source grapheme "$data/lang_grapheme"
-  for lang in espeak cmudict grapheme; do python steps/validate_lang.py "$data/lang_$lang"; done
+  local l
+  if [[ $lang_name == espeak ]]; then
+    python steps/prepare_lang.py --source espeak --lexicon "$data/local/$corpus/lexicon_espeak.txt" "$lang"
+  else
+    python steps/prepare_lang.py --source file --lexicon "$lexicon" "$lang"
+  fi
+  for l in $extra_langs; do python steps/prepare_lang.py --source "$l" "$data/lang_$l"; done
+  for l in $lang_name $extra_langs; do python steps/validate_lang.py "$data/lang_$l"; done
 }
-run_stage 4 "lang dirs (espeak, cmudict, grapheme lexicons)" "$key0" lang_stage
+run_stage 4 "lang dirs ($lang_name${extra_langs:+ $extra_langs})" "$key0 lexicon=$lexicon $(cat "${lexicon:-/dev/null}" | cksum)" lang_stage
 
 lm_stage() {
+  local l
   python steps/export_text.py "$data/manifests/${corpus}_cuts_train.jsonl.gz" "$data/lm/train_text.txt"
-  for lang in espeak cmudict grapheme; do
-    python steps/make_lm.py --kind grid --lang "$data/lang_$lang" "$data/lm/grid_$lang"
-    python steps/make_lm.py --kind ngram --order 3 --text "$data/lm/train_text.txt" --lang "$data/lang_$lang" "$data/lm/tg_$lang"
+  for l in $lang_name $extra_langs; do
+    [[ $grammar == grid ]] && python steps/make_lm.py --kind grid --lang "$data/lang_$l" "$data/lm/grid_$l"
+    python steps/make_lm.py --kind ngram --order 3 --text "$lm_text" --lang "$data/lang_$l" "$data/lm/tg_$l"
   done
 }
-run_stage 5 "language models (GRID grammar, trigram)" "$key0" lm_stage
+run_stage 5 "language models (${grammar/none/no} grammar, trigram)" "$key0 grammar=$grammar lm_text=$lm_text" lm_stage
 
-lang=$data/lang_espeak
+# Stages 6-14 write under --exp: their markers live there, so several exp dirs can share one data dir.
+marker_dir=$exp/.stages
+
 hybrid_variants="audio video concat deep_fusion shallow_fusion bilinear factored shared_factored"
+hybrid_scored="$hybrid_variants posterior_average"
+if [[ $modality == audio ]]; then hybrid_variants=audio; hybrid_scored=audio; fi
+graph=graph_${lm_main}_$lang_name
+csv() { echo "$*" | tr -s ' \n' ',' | sed 's/^,//; s/,$//'; }
 
 gmm_stage() {
-  python steps/train_gmm.py --kind mono --lang "$lang" --feature-dir "$data/fbank" --conf conf/gmm.yaml \
-    --out "$exp/mono" --log-file "$exp/log/stage6_mono.log"
+  python steps/train_gmm.py --kind mono --lang "$lang" --feature-dir "$data/fbank" --corpus "$corpus" \
+    --conf conf/gmm.yaml --out "$exp/mono" --log-file "$exp/log/stage6_mono.log"
   python steps/train_gmm.py --kind tri --mono-dir "$exp/mono" --lang "$lang" --feature-dir "$data/fbank" \
-    --conf conf/gmm.yaml --out "$exp/tri" --log-file "$exp/log/stage6_tri.log"
+    --corpus "$corpus" --conf conf/gmm.yaml --out "$exp/tri" --log-file "$exp/log/stage6_tri.log"
 }
-run_stage 6 "GMM-HMM mono + tri, alignments" "$key0 $(cksum < conf/gmm.yaml)" gmm_stage
+run_stage 6 "GMM-HMM mono + tri, alignments" "$key_train $(cksum < conf/gmm.yaml)" gmm_stage
 
+gmm_decode() {  # $1 = mono | tri
+  python steps/make_hclg.py --lang "$lang" --lm "$data/lm/${lm_main}_$lang_name" --model "$exp/$1" \
+    --out "$exp/$1/$graph" --phone-out "$exp/$1/graph_phone_bg" --feature-dir "$data/fbank" --corpus "$corpus"
+  python steps/decode_gmm.py --model "$exp/$1" --graph "$exp/$1/$graph" --phone-graph "$exp/$1/graph_phone_bg" \
+    --lexicon "$lang/lexicon.txt" --feature-dir "$data/fbank" --corpus "$corpus" --sets "$(csv dev $test_sets_all)" \
+    --phone-sets "$(csv $test_sets_focus)" --conf conf/gmm.yaml --log-file "$exp/log/stage7_decode_$1.log"
+}
 gmm_decode_stage() {
-  local m
-  for m in mono tri; do
-    python steps/make_hclg.py --lang "$lang" --lm "$data/lm/grid_espeak" --model "$exp/$m" \
-      --out "$exp/$m/graph_grid_espeak" --phone-out "$exp/$m/graph_phone_bg" --feature-dir "$data/fbank"
-    python steps/decode_gmm.py --model "$exp/$m" --graph "$exp/$m/graph_grid_espeak" \
-      --phone-graph "$exp/$m/graph_phone_bg" --lexicon "$lang/lexicon.txt" --feature-dir "$data/fbank" \
-      --conf conf/gmm.yaml --log-file "$exp/log/stage7_decode_$m.log"
-  done
+  spawn "$exp/log/stage7_decode_mono.out" gmm_decode mono
+  spawn "$exp/log/stage7_decode_tri.out" gmm_decode tri
+  wait_all
 }
-run_stage 7 "HCLG graphs + GMM decoding" "$key0 $(cksum < conf/gmm.yaml)" gmm_decode_stage
+run_stage 7 "HCLG graphs + GMM decoding" "$key_train $(cksum < conf/gmm.yaml) $test_sets_all" gmm_decode_stage
 
+train_hybrid() {  # $1 = variant
+  python steps/train_hybrid.py --conf "conf/hybrid_$1.yaml" --ali-dir "$exp/tri" --feature-dir "$data/fbank" \
+    --corpus "$corpus" --exp "$exp" --out "$exp/hybrid_$1" --epochs "$hybrid_epochs" --nj 1 \
+    --log-file "$exp/log/stage8_hybrid_$1.log"
+}
 hybrid_train_stage() {
   local v
-  for v in $hybrid_variants; do   # audio and video first: the fusion variants start from them
-    python steps/train_hybrid.py --conf "conf/hybrid_$v.yaml" --ali-dir "$exp/tri" --feature-dir "$data/fbank" \
-      --exp "$exp" --out "$exp/hybrid_$v" --nj 1 --log-file "$exp/log/stage8_hybrid_$v.log"
+  for v in $hybrid_variants; do
+    # the fusion variants start from the audio and video nets: those two finish first
+    [[ $v == concat ]] && wait_all
+    spawn "$exp/log/stage8_hybrid_$v.out" train_hybrid "$v"
   done
+  wait_all
 }
-run_stage 8 "hybrid DNNs (A, V, fusion family)" "$key0 $(cat conf/hybrid_*.yaml | cksum)" hybrid_train_stage
+run_stage 8 "hybrid DNNs (A, V, fusion family)" "$key_train $hybrid_epochs $(cat conf/hybrid_*.yaml | cksum)" hybrid_train_stage
 
+decode_hybrid() {  # $1 = variant
+  python steps/decode_hybrid.py --conf "conf/hybrid_$1.yaml" --model "$exp/hybrid_$1" --exp "$exp" \
+    --graph "$exp/tri/$graph" --phone-graph "$exp/tri/graph_phone_bg" --lexicon "$lang/lexicon.txt" \
+    --feature-dir "$data/fbank" --corpus "$corpus" --sets "$(csv dev $test_sets_all)" --phone-sets "$(csv $test_sets_focus)" --nj 1 \
+    --log-file "$exp/log/stage9_hybrid_$1.log"
+}
 hybrid_score_stage() {
   local v
-  for v in $hybrid_variants posterior_average; do
-    python steps/decode_hybrid.py --conf "conf/hybrid_$v.yaml" --model "$exp/hybrid_$v" --exp "$exp" \
-      --graph "$exp/tri/graph_grid_espeak" --phone-graph "$exp/tri/graph_phone_bg" --lexicon "$lang/lexicon.txt" \
-      --feature-dir "$data/fbank" --nj 1 --log-file "$exp/log/stage9_hybrid_$v.log"
+  for v in $hybrid_scored; do
+    [[ $v == posterior_average ]] && wait_all   # averages the concat and bilinear nets' posteriors
+    spawn "$exp/log/stage9_hybrid_$v.out" decode_hybrid "$v"
   done
-  python steps/hybrid_report.py --exp "$exp" --split test --out "$exp/hybrid_report.md"
+  wait_all
 }
-run_stage 9 "hybrid scoring: frame PER, WER, PER" "$key0 $(cat conf/hybrid_*.yaml | cksum)" hybrid_score_stage
+run_stage 9 "hybrid scoring: frame PER, WER, PER" "$key_train $hybrid_epochs $(cat conf/hybrid_*.yaml | cksum) $test_sets_all" hybrid_score_stage
 
 e2e_variants="a:audio v:video av_concat:concat av_bilinear:bilinear"   # <exp suffix>:<fusion>
-e2e_test_sets="test test_babble_snr0 test_babble_snr-5"
+[[ $modality == audio ]] && e2e_variants="a:audio"
 
-train_e2e_family() {  # $1 = conf name (ctc_attention | transducer), $2 = exp prefix
+train_e2e() {  # $1 = conf name, $2 = exp dir, $3 = fusion, $4 = epochs, then train_e2e.py options
+  local conf=$1 dir=$2 fusion=$3 epochs=$4; shift 4
+  python steps/train_e2e.py --conf "conf/$conf.yaml" --fusion "$fusion" --data "$data" --corpus "$corpus" \
+    --train-set train_multi --bpe-model "$data/lang_bpe/bpe.model" --exp-dir "$dir" --epochs "$epochs" \
+    --seed "$seed" --init-avg "$e2e_avg" --log-file "$dir/log/train.log" "$@"
+}
+# CTC+attention: A and V from scratch (in parallel); the AV models then start from the audio
+# model's audio branch, encoder and decoders and the video model's visual branch (auto_avsr does
+# the same), so only the fusion layer is new.
+ctc_att_train_stage() {
+  local v
+  local grid_words=(); [[ $grammar == grid ]] && grid_words=(--grid-words)
+  python steps/train_bpe.py --text "$data/lm/train_text.txt" --conf conf/ctc_attention.yaml --out "$data/lang_bpe/bpe.model" \
+    "${grid_words[@]}"
+  spawn "$exp/log/ctc_att_a.train.out" train_e2e ctc_attention "$exp/ctc_att_a" audio "$ctc_att_epochs"
+  [[ $modality == audio ]] && { wait_all; return 0; }
+  spawn "$exp/log/ctc_att_v.train.out" train_e2e ctc_attention "$exp/ctc_att_v" video "$ctc_att_epochs"
+  wait_all
+  for v in concat bilinear; do
+    spawn "$exp/log/ctc_att_av_$v.train.out" train_e2e ctc_attention "$exp/ctc_att_av_$v" "$v" "$ctc_att_av_epochs" \
+      --init-from "$exp/ctc_att_a:frontend.audio.,encoder.,ctc_head.,decoder." --init-from "$exp/ctc_att_v:frontend.video."
+  done
+  wait_all
+}
+# Transducers start from the CTC+attention model of the same input (front-end, encoder, CTC head);
+# the prediction network and joiner are new.
+transducer_train_stage() {
   local v
   for v in $e2e_variants; do
-    python steps/train_e2e.py --conf "conf/$1.yaml" --fusion "${v#*:}" --data "$data" \
-      --train-set train_multi --bpe-model "$data/lang_bpe/bpe.model" --exp-dir "$exp/$2_${v%%:*}" \
-      --log-file "$exp/$2_${v%%:*}/log/train.log"
+    spawn "$exp/log/transducer_${v%%:*}.train.out" train_e2e transducer "$exp/transducer_${v%%:*}" "${v#*:}" \
+      "$transducer_epochs" --init-from "$exp/ctc_att_${v%%:*}:frontend.,encoder.,ctc_head."
   done
+  wait_all
 }
-run_stage 10 "CTC+attention training" "$key0 $(cksum < conf/ctc_attention.yaml)" train_e2e_family ctc_attention ctc_att
+run_stage 10 "CTC+attention training" "$key_train $ctc_att_epochs $ctc_att_av_epochs $(cksum < conf/ctc_attention.yaml)" \
+  ctc_att_train_stage
 
+decode_e2e() {  # $1 = exp dir, then decode_e2e.py options
+  local dir=$1; shift
+  python steps/decode_e2e.py --exp-dir "$dir" --data "$data" --corpus "$corpus" --avg "$e2e_avg" \
+    --num-threads 1 --log-file "$dir/log/decode.log" "$@"
+}
+ctc_att_decode_model() {  # $1 = exp suffix
+  local dir=$exp/ctc_att_$1
+  # shellcheck disable=SC2086  # set lists split into words
+  decode_e2e "$dir" --beam 4 --sets $test_sets_focus --methods ctc_greedy ctc_prefix_beam attention_beam joint_ctc_attention
+  # n-best rescoring only over the grammar: a trigram lattice's n-best determinisation blows up
+  # (kaldifst has no lattice pruning)
+  if [[ $grammar == grid ]]; then
+    # shellcheck disable=SC2086
+    decode_e2e "$dir" --sets $test_sets_focus --methods hlg_nbest_attention --hlg-dir "$exp/graphs/hlg_grid_bpe"
+  fi
+  # shellcheck disable=SC2086  # one method over every condition: the leaderboard's SNR curves
+  decode_e2e "$dir" --sets $test_sets_all --methods hlg_1best --hlg-dir "$exp/graphs/hlg_${lm_main}_bpe"
+  if [[ $grammar == grid ]]; then
+    # shellcheck disable=SC2086
+    decode_e2e "$dir" --sets $test_sets_focus --methods hlg_1best --hlg-dir "$exp/graphs/hlg_tg_bpe"
+  fi
+  decode_dropped_streams "$dir" ctc_greedy
+}
+decode_dropped_streams() {  # $1 = exp dir of an AV model, $2 = method: the same model with a stream missing
+  [[ $1 == *_av_* ]] || return 0
+  # shellcheck disable=SC2086
+  decode_e2e "$1" --sets $test_sets_focus --drop video --methods "$2"
+  decode_e2e "$1" --sets test --drop audio --methods "$2"
+}
 ctc_att_decode_stage() {
-  local lm s first=${e2e_variants%% *}
-  first=${first%%:*}
+  local lm v first=${e2e_variants%% *}
+  local bpe_words=(); [[ $grammar == grid ]] || bpe_words=(--words-from "$lm_text")   # default: the GRID words
   python steps/prepare_lang.py --source bpe --lexicon "$data/lang_bpe/bpe.model" --sil-phone "" \
-    --unk-phone "<unk>" --phone-table "$exp/ctc_att_$first/tokens.txt" "$data/lang_bpe_units"
-  python steps/make_lm.py --kind grid --lang "$data/lang_bpe_units" "$data/lm/grid_bpe"
-  python steps/make_lm.py --kind ngram --order 3 --text "$data/lm/train_text.txt" --lang "$data/lang_bpe_units" "$data/lm/tg_bpe"
-  for lm in grid_bpe tg_bpe; do
-    python steps/make_graph.py --lang "$data/lang_bpe_units" --lm "$data/lm/$lm" --kind hlg \
-      --model "$exp/ctc_att_$first" --out "$exp/graphs/hlg_$lm"
+    --unk-phone "<unk>" --phone-table "$exp/ctc_att_${first%%:*}/tokens.txt" "${bpe_words[@]}" "$data/lang_bpe_units"
+  [[ $grammar == grid ]] && python steps/make_lm.py --kind grid --lang "$data/lang_bpe_units" "$data/lm/grid_bpe"
+  python steps/make_lm.py --kind ngram --order 3 --text "$lm_text" --lang "$data/lang_bpe_units" "$data/lm/tg_bpe"
+  for lm in $(echo "$lm_main tg" | tr ' ' '\n' | sort -u); do
+    python steps/make_graph.py --lang "$data/lang_bpe_units" --lm "$data/lm/${lm}_bpe" --kind hlg \
+      --model "$exp/ctc_att_${first%%:*}" --out "$exp/graphs/hlg_${lm}_bpe"
   done
-  for s in $e2e_variants; do
-    s=${s%%:*}
-    # shellcheck disable=SC2086
-    python steps/decode_e2e.py --exp-dir "$exp/ctc_att_$s" --data "$data" --avg 3 --beam 4 --sets $e2e_test_sets \
-      --methods ctc_greedy ctc_prefix_beam attention_beam joint_ctc_attention
-    # shellcheck disable=SC2086
-    python steps/decode_e2e.py --exp-dir "$exp/ctc_att_$s" --data "$data" --avg 3 --sets $e2e_test_sets \
-      --methods hlg_1best hlg_nbest_attention --hlg-dir "$exp/graphs/hlg_grid_bpe"
-    # shellcheck disable=SC2086
-    python steps/decode_e2e.py --exp-dir "$exp/ctc_att_$s" --data "$data" --avg 3 --sets $e2e_test_sets \
-      --methods hlg_1best --hlg-dir "$exp/graphs/hlg_tg_bpe"
+  for v in $e2e_variants; do
+    spawn "$exp/log/ctc_att_${v%%:*}.decode.out" ctc_att_decode_model "${v%%:*}"
   done
+  wait_all
 }
-run_stage 11 "CTC+attention decoding" "$key0 $(cksum < conf/ctc_attention.yaml)" ctc_att_decode_stage
+run_stage 11 "CTC+attention decoding" "$key_train $ctc_att_epochs $e2e_avg $(cksum < conf/ctc_attention.yaml) $test_sets_all" \
+  ctc_att_decode_stage
 
-run_stage 12 "transducer training" "$key0 $(cksum < conf/transducer.yaml)" train_e2e_family transducer transducer
+run_stage 12 "transducer training" "$key_train $transducer_epochs $(cksum < conf/transducer.yaml)" \
+  transducer_train_stage
 
+transducer_decode_model() {  # $1 = exp suffix
+  # shellcheck disable=SC2086
+  decode_e2e "$exp/transducer_$1" --sets $test_sets_focus --methods beam modified_beam
+  # shellcheck disable=SC2086  # one method over every condition: the leaderboard's SNR curves
+  decode_e2e "$exp/transducer_$1" --sets $test_sets_all --methods greedy
+  decode_dropped_streams "$exp/transducer_$1" greedy
+}
 transducer_decode_stage() {
-  local s
-  for s in $e2e_variants; do
-    # shellcheck disable=SC2086
-    python steps/decode_e2e.py --exp-dir "$exp/transducer_${s%%:*}" --data "$data" --avg 3 --sets $e2e_test_sets \
-      --methods greedy beam modified_beam
+  local v
+  for v in $e2e_variants; do
+    spawn "$exp/log/transducer_${v%%:*}.decode.out" transducer_decode_model "${v%%:*}"
   done
+  wait_all
 }
-run_stage 13 "transducer decoding" "$key0 $(cksum < conf/transducer.yaml)" transducer_decode_stage
+run_stage 13 "transducer decoding" "$key_train $transducer_epochs $e2e_avg $(cksum < conf/transducer.yaml) $test_sets_all" \
+  transducer_decode_stage
+
+leaderboard_stage() {
+  python steps/leaderboard.py --exp "$exp" --out "$results" --plots-dir "$exp/plots" --lexicon "$lang/lexicon.txt" \
+    --command "$command_line" --preset "$preset" --seed "$seed" \
+    --ctc-att-method "hlg_1best_hlg_${lm_main}_bpe" --transducer-method greedy   # the methods scored in every condition
+}
+# Always re-run: it only reads the score files, and they may have changed.
+rm -f "$marker_dir/stage14.done"
+run_stage 14 "leaderboard" "$key_train" leaderboard_stage
 
 print_stage_summary

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """E2E speed tables.
 
-  bench/bench_e2e.py --exp exp            # collect: training wall time per model (log/epochs.csv)
-                                          # and decode RTF per method (decode_*/**/score.json)
+  bench/bench_e2e.py --exp exp            # collect, E2E systems only: training throughput
+                                          # (bench_training.py), WER per condition, decode RTF per
+                                          # system and method (bench_decode.py --by-system)
   bench/bench_e2e.py --micro              # micro-benchmark on random inputs: train step time per
                                           # fusion and model, per-utterance search time per method
 
@@ -12,43 +13,31 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
-import json
 import statistics
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
+from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def collect(exp: Path) -> None:
-    print("| system | model | fusion | epochs | train s | s/epoch |")
-    print("|---|---|---|---:|---:|---:|")
-    for d in sorted(p for p in exp.iterdir() if (p / "log" / "epochs.csv").is_file()):
-        import yaml
+def collect(exp: Path, data: Optional[Path] = None) -> None:
+    """E2E training throughput, WER per condition and RTF per (system, method), from exp files."""
+    from _common import default_data_dir
+    from bench_decode import decode_records, decode_table
+    from bench_training import training_table
 
-        cfg = yaml.safe_load((d / "config.yaml").read_text()) if (d / "config.yaml").is_file() else {}
-        with open(d / "log" / "epochs.csv", newline="") as f:
-            rows = list(csv.DictReader(f))
-        secs = [float(r["seconds"]) for r in rows]
-        print(f"| {d.name} | {cfg.get('model', '?')} | {cfg.get('frontend', {}).get('fusion', '?')} | {len(rows)} | "
-              f"{sum(secs):.1f} | {statistics.mean(secs) if secs else 0:.1f} |")
     from avsr.e2e.report import collect_scores, wer_table
 
+    data = data or default_data_dir(exp)
+    print(training_table(exp, data, kinds=("e2e",)))
     records = collect_scores(exp)
     if records:
         print("\n" + wer_table(records))
-    rtf: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for score in exp.glob("*/decode_*/*/*/score.json"):
-        rec = json.loads(score.read_text())
-        rtf[(rec["system"], rec["method"])].append(rec["rtf"])
-    if rtf:
-        print("\n| system | method | mean RTF | sets |")
-        print("|---|---|---:|---:|")
-        for (system, method), values in sorted(rtf.items()):
-            print(f"| {system} | {method} | {statistics.mean(values):.4f} | {len(values)} |")
+    e2e = [r for r in decode_records(exp, data) if r.family in ("ctc_attention", "transducer")]
+    if e2e:
+        print("\n" + decode_table(e2e, by_system=True))
 
 
 def micro(threads: int, batch: int, reps: int) -> None:
@@ -70,7 +59,7 @@ def micro(threads: int, batch: int, reps: int) -> None:
     b = collate(utts)
     b.tokens = [list(range(3, 15)) for _ in range(batch)]
     repo = Path(__file__).resolve().parents[1]
-    print(f"train step, batch {batch} x 2.32 s, {threads} thread(s), median of {reps}")
+    print(f"train step, batch {batch} x 2.32 s, {threads} thread(s), median of {reps}\n")
     print("| model | fusion | params | s/step | ms/utt |")
     print("|---|---|---:|---:|---:|")
     models = {}
@@ -93,7 +82,7 @@ def micro(threads: int, batch: int, reps: int) -> None:
             print(f"| {conf} | {fusion} | {sum(p.numel() for p in model.parameters()):,} | {med:.3f} | "
                   f"{1000 * med / batch:.1f} |")
             models[(conf, fusion)] = model.eval()
-    print("\nsearch per utterance (2.32 s, 58 encoder frames; untrained weights: timing only)")
+    print("\nsearch per utterance (2.32 s, 58 encoder frames; untrained weights: timing only)\n")
     print("| method | ms/utt | RTF (search only) |")
     print("|---|---:|---:|")
     ca, tr = models[("ctc_attention", "bilinear")], models[("transducer", "bilinear")]
@@ -123,13 +112,14 @@ def micro(threads: int, batch: int, reps: int) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--exp", type=Path, help="experiment root to collect from")
+    p.add_argument("--data", type=Path, help="data root for the training manifests (default: from config.yaml)")
     p.add_argument("--micro", action="store_true")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--reps", type=int, default=3)
     args = p.parse_args()
     if args.exp:
-        collect(args.exp)
+        collect(args.exp, args.data)
     if args.micro:
         micro(args.threads, args.batch, args.reps)
     if not (args.exp or args.micro):

@@ -21,7 +21,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("cuts", type=Path)
     p.add_argument("--num-cuts", type=int, default=50)
-    p.add_argument("--conf", type=Path, default=Path("conf/features.yaml"))
+    p.add_argument("--conf", type=Path, default=Path(__file__).resolve().parents[1] / "conf" / "features.yaml")
     args = p.parse_args()
     cv2.setNumThreads(1)
     haar = load_yaml(args.conf)["video"].get("haar", {})
@@ -46,7 +46,7 @@ def main() -> None:
         audio_s += cut.duration
         video_frames += len(frames)
 
-    print(f"{len(cuts)} clips, {audio_s:.1f} s of audio, {int(video_frames)} video frames ({frames.shape[2]}x{frames.shape[1]}), 1 process")
+    print(f"{len(cuts)} clips, {audio_s:.1f} s of audio, {int(video_frames)} video frames ({frames.shape[2]}x{frames.shape[1]}), 1 process\n")
     print(f"| step | ms / clip | throughput |\n|---|---:|---:|")
     for name, s in seconds.items():
         per_clip = 1000 * s / len(cuts)

@@ -112,14 +112,14 @@ def main() -> None:
             done = subprocess.run(base + ["--worker", str(vocab), variant], check=True,
                                   capture_output=True, text=True)
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    from _common import markdown_table
+
     print(f"B={args.batch} T={args.frames} U={args.labels} float32, {args.threads} thread(s), "
-          f"median of {args.reps}")
-    print(f"{'V':>5} {'variant':<15} {'fwd+bwd ms':>10} {'min ms':>8} {'peak +MiB':>10} "
-          f"{'logits MiB':>10} {'loss':>9}")
-    for row in rows:
-        print(f"{row['vocab']:>5} {row['variant']:<15} {row['median_ms']:>10.1f} "
-              f"{row['min_ms']:>8.1f} {row['peak_rss_increase_mib']:>10.1f} "
-              f"{row['logits_mib']:>10.1f} {row['loss']:>9.3f}")
+          f"median of {args.reps}\n")
+    print(markdown_table(["V", "variant", "fwd+bwd median ms", "min ms", "peak +MiB", "logits MiB", "loss"],
+                         ([row["vocab"], row["variant"], f"{row['median_ms']:.1f}", f"{row['min_ms']:.1f}",
+                           f"{row['peak_rss_increase_mib']:.1f}", f"{row['logits_mib']:.1f}", f"{row['loss']:.3f}"]
+                          for row in rows), [True, False] + [True] * 5))
     if args.out is not None:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from avsr.utils.io import write_json_atomic

@@ -22,7 +22,7 @@ from avsr.utils.logging import setup_logging  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--preset", choices=["tiny", "default"], default="default",
+    source.add_argument("--preset", choices=["tiny", "default", "full"], default="default",
                         help="size preset conf/corpus_<preset>.yaml (default: %(default)s)")
     source.add_argument("--config", type=Path, help="a corpus YAML config instead of a preset")
     parser.add_argument("--seed", type=int, default=0, help="corpus seed: same seed, same bytes (default: %(default)s)")

@@ -5,6 +5,9 @@ Video features are computed once per clean split (train/dev/test) and shared by 
 copies. Every cut set ``<manifest-dir>/<corpus>_cuts_<set>.jsonl.gz`` gets a features-attached
 copy ``<out-dir>/<corpus>_cuts_<set>.jsonl.gz``; ``<video-dir>/roi_stats.json`` records, per
 clip, the fraction of frames in which the Haar cascade found a face.
+
+Audio-only corpora: with ``--no-video``, or automatically when no clean cut has a video source,
+the video part is skipped (no ``<video-dir>`` outputs) and the cuts get fbank + MFCC only.
 """
 import argparse
 import json
@@ -16,11 +19,13 @@ from lhotse import CutSet
 
 from avsr.data.manifests import load_cuts, save_cuts
 from avsr.data.records import read_records
+from avsr.data.video_cuts import has_video
 from avsr.features.audio import AudioFeatureConfig
 from avsr.features.roi_sheet import roi_contact_sheet
 from avsr.features.store import attach_video_fields, compute_audio_features, compute_video_features
 from avsr.utils.cli import run_cli
 from avsr.utils.config import load_yaml
+from avsr.utils.errors import AvsrInputError
 from avsr.utils.io import write_json_atomic
 from avsr.utils.logging import setup_logging
 from avsr.utils.parallel import job_pool
@@ -44,6 +49,8 @@ def main() -> None:
     p.add_argument("--video-dir", required=True, type=Path, help="mouth ROI storage + roi_stats.json")
     p.add_argument("--index-dir", type=Path, help="stage-0 records (face boxes known to a generator, if any)")
     p.add_argument("--conf", type=Path, default=Path("conf/features.yaml"))
+    p.add_argument("--no-video", action="store_true",
+                   help="audio features only (automatic when no clean cut has a video source)")
     p.add_argument("--nj", type=int, default=2)
     p.add_argument("--log-file", type=Path)
     args = p.parse_args()
@@ -59,9 +66,29 @@ def main() -> None:
     pattern = re.compile(rf"^{re.escape(args.corpus)}_cuts_(.+)\.jsonl\.gz$")
     sets = sorted(m.group(1) for f in args.manifest_dir.iterdir() if (m := pattern.match(f.name)))
 
+    use_video = not args.no_video and corpus_has_video(args.manifest_dir, args.corpus, sets)
+    if not use_video:
+        reason = "--no-video" if args.no_video else "no cut has a video source"
+        logging.info("audio-only: skipping video features (%s)", reason)
     with job_pool(args.nj) as pool:
-        all_video = video_stage(args, conf, sets, pool)
+        all_video = video_stage(args, conf, sets, pool) if use_video else None
         audio_stage(args, audio_cfg, sets, all_video, pool)
+
+
+def corpus_has_video(manifest_dir: Path, corpus: str, sets: list[str]) -> bool:
+    """True when every clean cut has a video source, False when none has; a mix is an error
+    (video features would be missing for some cuts and the AV systems could not train)."""
+    with_video = without = 0
+    for split in [s for s in CLEAN_SPLITS if s in sets]:
+        for cut in load_cuts(manifest_dir / f"{corpus}_cuts_{split}.jsonl.gz"):
+            if has_video(cut):
+                with_video += 1
+            else:
+                without += 1
+    if with_video and without:
+        raise AvsrInputError(manifest_dir, f"{without} of {with_video + without} {corpus} cuts have no video: "
+                             "give every record a video (or none), or pass --no-video")
+    return with_video > 0
 
 
 def video_stage(args: argparse.Namespace, conf: dict, sets: list[str], pool) -> CutSet:
@@ -99,14 +126,17 @@ def video_stage(args: argparse.Namespace, conf: dict, sets: list[str], pool) -> 
     return CutSet.from_cuts(video_cuts)
 
 
-def audio_stage(args: argparse.Namespace, audio_cfg: AudioFeatureConfig, sets: list[str], all_video: CutSet, pool) -> None:
-    """Every set (clean, noisy, multi-condition); noisy sets reuse their clean video arrays."""
+def audio_stage(args: argparse.Namespace, audio_cfg: AudioFeatureConfig, sets: list[str], all_video: CutSet | None, pool) -> None:
+    """Every set (clean, noisy, multi-condition); noisy sets reuse their clean video arrays
+    (``all_video`` None: audio-only, nothing to attach)."""
     for name in sets:
         out = args.out_dir / f"{args.corpus}_cuts_{name}.jsonl.gz"
         if out.is_file():
             logging.info("%s: features exist, skipping", out)
             continue
-        cuts = attach_video_fields(load_cuts(args.manifest_dir / f"{args.corpus}_cuts_{name}.jsonl.gz"), all_video)
+        cuts = load_cuts(args.manifest_dir / f"{args.corpus}_cuts_{name}.jsonl.gz")
+        if all_video is not None:
+            cuts = attach_video_fields(cuts, all_video)
         feats = compute_audio_features(cuts, args.out_dir / "storage" / f"{args.corpus}_{name}",
                                        num_jobs=args.nj, cfg=audio_cfg, executor=pool)
         save_cuts(feats, out)

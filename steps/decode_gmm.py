@@ -16,7 +16,7 @@ from avsr.utils.cli import run_cli  # noqa: E402
 from avsr.utils.config import load_yaml  # noqa: E402
 from avsr.utils.logging import setup_logging  # noqa: E402
 
-DEFAULT_SETS = "dev,dev_babble_snr10,dev_babble_snr0,dev_babble_snr-5,test,test_babble_snr10,test_babble_snr0,test_babble_snr-5"
+DEFAULT_SETS = "dev,test,test_babble_snr10,test_babble_snr0,test_babble_snr-5"
 
 
 def main() -> None:
@@ -24,6 +24,8 @@ def main() -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--graph", required=True)
     p.add_argument("--phone-graph", help="phone-level HCLG (steps/make_hclg.py --phone-out) for PER by phone decoding")
+    p.add_argument("--phone-sets", help="comma-separated sets decoded through --phone-graph (default: all); the others get "
+                   "PER from the word hypotheses")
     p.add_argument("--lexicon", help="lexicon.txt for PER")
     p.add_argument("--feature-dir", default="data/fbank")
     p.add_argument("--corpus", default="synthetic_grid")
@@ -35,7 +37,8 @@ def main() -> None:
     setup_logging(args.log_file)
     dec = load_yaml(args.conf).get("decode", {})
     res = evaluate_gmm(args.model, args.feature_dir, args.corpus, args.sets.split(","), args.graph, args.lexicon, args.dev_set,
-                       dec.get("acoustic_scales", (0.05, 0.067, 0.083, 0.1, 0.125, 0.15)), dec.get("beam", 13.0), args.phone_graph)
+                       dec.get("acoustic_scales", (0.05, 0.067, 0.083, 0.1, 0.125, 0.15)), dec.get("beam", 13.0), args.phone_graph,
+                       args.phone_sets.split(",") if args.phone_sets else None)
     for s, r in res.items():
         print(f"{args.model} {s}: frame PER {r.get('frame_per')}%  WER {r.get('wer')}%  PER {r.get('per')}%")
 

@@ -30,6 +30,8 @@ def main() -> None:
     p.add_argument("--sets", help="comma-separated sets (default: eval_sets of the conf)")
     p.add_argument("--graph", help="HCLG graph dir over the alignment model's pdfs (omit: frame PER only)")
     p.add_argument("--phone-graph", help="phone-level HCLG (steps/make_hclg.py --phone-out) for PER by phone decoding")
+    p.add_argument("--phone-sets", help="comma-separated sets decoded through --phone-graph (default: all); the others get "
+                   "PER from the word hypotheses")
     p.add_argument("--lexicon", help="lexicon.txt for PER (words -> phones)")
     p.add_argument("--dev-set", default="dev")
     p.add_argument("--device", default="auto")
@@ -42,7 +44,8 @@ def main() -> None:
     dec = conf.get("decode", {})
     res = evaluate_hybrid(conf, args.model, args.feature_dir, args.corpus, sets, args.graph, args.lexicon, args.dev_set,
                           dec.get("acoustic_scales", (0.05, 0.067, 0.083, 0.1, 0.125, 0.15, 0.2)), dec.get("beam", 13.0),
-                          args.device, args.nj, args.phone_graph)
+                          args.device, args.nj, args.phone_graph,
+                          args.phone_sets.split(",") if args.phone_sets else None)
     for s, r in res.items():
         print(f"{args.model} {s}: frame PER {r.get('frame_per')}%  WER {r.get('wer')}%  PER {r.get('per')}%")
 

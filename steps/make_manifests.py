@@ -46,6 +46,8 @@ def make_split(args: argparse.Namespace, split: str, vocab, pool) -> None:
         raise AvsrInputError(index, "data-preparation index not found: run stage 0 first")
     records = read_records(index)
     recs, sups, cuts, bad = build_manifests(records, vocab, num_jobs=args.nj, desc=f"{split} manifests", executor=pool)
+    if bad and not len(cuts):
+        raise AvsrInputError(index, f"all {len(bad)} clips are bad, e.g. {bad[0].utt_id}: {bad[0].reason}")
     write_manifests(args.out_dir, args.corpus, split, recs, sups, cuts, bad)
     hours = sum(r.duration for r in recs) / 3600
     speakers = len({s.speaker for s in sups})

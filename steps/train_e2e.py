@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from avsr.utils.cli import run_cli  # noqa: E402
 from avsr.utils.logging import setup_logging  # noqa: E402
+from avsr.utils.provenance import record_command  # noqa: E402
 
 
 def main() -> None:
@@ -31,10 +32,15 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="any config override")
     p.add_argument("--bpe-model", help="shared sentencepiece model, e.g. data/lang_bpe/bpe.model (ids 0/1 = "
                    "<blk>/<sos/eos>); trained there from the training text if missing; default: one per EXP_DIR")
+    p.add_argument("--init-from", action="append", default=[], metavar="DIR:PREFIX[,PREFIX]",
+                   help="start these parameters from a trained model, e.g. exp/ctc_att_a:frontend.audio.,encoder. "
+                        "(repeatable; ignored when resuming)")
+    p.add_argument("--init-avg", type=int, default=1, help="--init-from: average the source's last N epochs")
     p.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda | cuda:N")
     p.add_argument("--log-file", help="also log here")
     args = p.parse_args()
     setup_logging(args.log_file)
+    record_command(args.exp_dir)
     overrides = list(args.set)
     if args.fusion:
         overrides.append(f"frontend.fusion={args.fusion}")
@@ -45,7 +51,7 @@ def main() -> None:
     from avsr.train.e2e import train_e2e
 
     train_e2e(args.conf, args.exp_dir, args.data, args.corpus, args.train_set, args.dev_set or None, overrides,
-              args.device, args.bpe_model)
+              args.device, args.bpe_model, args.init_from, args.init_avg)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from avsr.hmm.pipeline import run_gmm_system  # noqa: E402
 from avsr.utils.cli import run_cli  # noqa: E402
 from avsr.utils.config import load_yaml  # noqa: E402
 from avsr.utils.logging import setup_logging  # noqa: E402
+from avsr.utils.provenance import record_command  # noqa: E402
 
 
 def main() -> None:
@@ -34,6 +35,7 @@ def main() -> None:
     p.add_argument("--log-file")
     args = p.parse_args()
     setup_logging(args.log_file)
+    record_command(args.out)
     summary = run_gmm_system(
         args.kind, args.lang, args.feature_dir, args.corpus, args.out, load_yaml(args.conf), args.train_set,
         [s for s in args.align_sets.split(",") if s], args.mono_dir, args.force,

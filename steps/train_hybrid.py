@@ -16,6 +16,7 @@ from avsr.hybrid.config import load_hybrid_conf  # noqa: E402
 from avsr.hybrid.pipeline import train_hybrid  # noqa: E402
 from avsr.utils.cli import run_cli  # noqa: E402
 from avsr.utils.logging import setup_logging  # noqa: E402
+from avsr.utils.provenance import record_command  # noqa: E402
 
 
 def main() -> None:
@@ -33,6 +34,7 @@ def main() -> None:
     p.add_argument("--log-file")
     args = p.parse_args()
     setup_logging(args.log_file)
+    record_command(args.out)
     conf = load_hybrid_conf(args.conf, args.exp)
     if args.epochs:
         conf.setdefault("train", {})["epochs"] = args.epochs

@@ -97,3 +97,28 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_recipe(*args: str, cwd: Path = REPO_ROOT) -> "subprocess.CompletedProcess":
+    """bash run.sh ARGS with the repo's venv first on PATH; output captured."""
+    import subprocess
+
+    env = dict(os.environ, PATH=f"{REPO_ROOT / '.venv' / 'bin'}:{os.environ['PATH']}")
+    return subprocess.run(["bash", str(REPO_ROOT / "run.sh"), *args], cwd=cwd, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_recipe_data(tmp_path_factory) -> tuple[Path, Path, float]:
+    """Stages 0-5 of the tiny preset, once per test session: (data dir, exp dir, seconds).
+    Tests that need later stages run them on top, each into its own exp dir."""
+    import time
+
+    work = tmp_path_factory.mktemp("recipe")
+    data, exp = work / "data", work / "exp"
+    t0 = time.time()
+    proc = run_recipe("--preset", "tiny", "--stop-stage", "5", "--data", str(data), "--exp", str(exp))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return data, exp, time.time() - t0

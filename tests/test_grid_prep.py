@@ -61,7 +61,8 @@ def test_corpus_is_prepared_without_touching_originals(corpus, tmp_path):
     splits = prepare_grid(corpus, wavs, index, dev_speakers=["s3"], test_speakers=["s1"])
     assert _snapshot(corpus) == before  # same files, same bytes, same mtimes: nothing written there
 
-    assert sorted(p.name for p in index.iterdir()) == ["bad_cuts.txt", "dev.jsonl", "test.jsonl", "train.jsonl"]
+    assert sorted(p.name for p in index.iterdir()) == ["bad_cuts.txt", "dev.jsonl", "split.json", "split_utts.tsv", "test.jsonl", "train.jsonl"]
+    assert (index / "split_utts.tsv").read_text() == "id2_swwp2s\tid2\ttrain\ns1_bbaf2n\ts1\ttest\n"
     assert (index / "dev.jsonl").read_text() == "" and (index / "bad_cuts.txt").read_text() == ""
     (test_rec,), (train_rec,) = read_records(index / "test.jsonl"), read_records(index / "train.jsonl")
     assert [r.utt_id for r in splits["test"]] == ["s1_bbaf2n"] and train_rec.utt_id == "id2_swwp2s"

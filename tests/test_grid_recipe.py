@@ -1,33 +1,102 @@
-"""egs/grid/run.sh stages 0-3 on a copy of the two real GRID clips."""
+"""egs/grid on a copy of the two real GRID clips: stage 0 through egs/grid/run.sh (which hands
+stages 1+ to the top-level pipeline: checked with a stub pipeline that records its arguments),
+stages 1-3 through the step CLIs, then decoding the real clips with "embedded-corpus" models:
+a toy GMM-HMM + hybrid (trained on toy cuts in the stage-3 layout, same feature dims) and two
+tiny E2E models (audio-only and AV, trained for a few steps on the GRID cuts themselves)."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
+import runpy
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
+import yaml
 from lhotse import CutSet, validate
 
+from avsr.data.grid_decode import decode_with_embedded_models
+from tests.conftest import copy_grid_sample
+from tests.e2e_helpers import TINY_CONFIG
+
 ROOT = Path(__file__).resolve().parents[1]
+STUB_PIPELINE = """#!/usr/bin/env bash
+printf '%s\\n' "$@" > "$(dirname "$0")/pipeline_args.txt"
+"""
 
 
 def _digest(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_grid_recipe_on_real_clips(grid_sample, tmp_path):
-    before = _digest(grid_sample)
-    data, exp = tmp_path / "data", tmp_path / "exp"
-    env = dict(os.environ, PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}")
+def _env() -> dict:
+    return dict(os.environ, PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}", OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+
+
+def _run_step(script: Path, *args: str, cwd: Path) -> str:
+    """A step CLI's __main__ in this process (no interpreter + lhotse/torch start-up per step)."""
+    old_argv, old_cwd, out = sys.argv, os.getcwd(), io.StringIO()
+    try:
+        os.chdir(cwd)
+        sys.argv = [str(script), *args]
+        with contextlib.redirect_stdout(out):
+            runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as exc:
+        assert exc.code in (0, None), f"{script.name} exited with {exc.code}: {out.getvalue()[-2000:]}"
+    finally:
+        sys.argv = old_argv
+        os.chdir(old_cwd)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory):
+    """egs/grid stage 0 (+ delegation to a stub pipeline), then stages 1-3 via the steps."""
+    root = tmp_path_factory.mktemp("grid_recipe")
+    corpus = copy_grid_sample(root / "corpus")
+    before = _digest(corpus)
+    stub = root / "pipeline.sh"
+    stub.write_text(STUB_PIPELINE)
+    stub.chmod(0o755)
+    data, exp = root / "data", root / "exp"
     proc = subprocess.run(
-        ["bash", str(ROOT / "egs/grid/run.sh"), "--grid-root", str(grid_sample), "--data", str(data), "--exp", str(exp)],
-        capture_output=True, text=True, env=env,
+        ["bash", str(ROOT / "egs/grid/run.sh"), "--grid-root", str(corpus), "--data", str(data), "--exp", str(exp),
+         "--pipeline", str(stub), "--stop-stage", "3", "--nj", "1"],
+        capture_output=True, text=True, env=_env(), timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert _digest(grid_sample) == before  # the corpus is only read
+    steps = ROOT / "steps"
+    _run_step(steps / "make_manifests.py", "--index-dir", str(data / "local/grid"), "--corpus", "grid",
+              "--out-dir", str(data / "manifests"), "--nj", "1", cwd=ROOT)
+    _run_step(steps / "make_noisy_sets.py", "--manifest-dir", str(data / "manifests"), "--corpus", "grid",
+              "--noise-dir", str(data / "noise"), "--conf", "conf/noise.yaml", "--seed", "1234", cwd=ROOT)
+    _run_step(steps / "compute_features.py", "--manifest-dir", str(data / "manifests"), "--corpus", "grid",
+              "--out-dir", str(data / "fbank"), "--video-dir", str(data / "video"), "--index-dir", str(data / "local/grid"),
+              "--conf", "conf/features.yaml", "--nj", "1", cwd=ROOT)
+    return {"root": root, "corpus": corpus, "before": before, "data": data, "exp": exp}
 
+
+def test_stage0_writes_the_contract_index_and_delegates(recipe):
+    data, root = recipe["data"], recipe["root"]
+    assert _digest(recipe["corpus"]) == recipe["before"]  # the corpus is only read
+    index = data / "local" / "grid"
+    assert {p.name for p in index.iterdir()} >= {"train.jsonl", "dev.jsonl", "test.jsonl", "lexicon.txt", "split.json", "split_utts.tsv"}
+    assert json.loads((index / "split.json").read_text())["protocol"] == "unseen"
+    lexicon = (index / "lexicon.txt").read_text().splitlines()
+    assert len({line.split()[0] for line in lexicon}) == 51 and "bin B IH N" in lexicon
+    # Stages 1+ go to the pipeline with the contract's options (absolute dirs: it runs elsewhere).
+    args = (root / "pipeline_args.txt").read_text().split("\n")[:-1]
+    assert args == ["--corpus", "grid", "--data", str(data), "--exp", str(recipe["exp"]), "--stage", "1", "--stop-stage", "3",
+                    "--modality", "av", "--lexicon", str(index / "lexicon.txt"), "--grammar", "grid", "--nj", "1", "--seed", "1234"]
+
+
+def test_stages_1_to_3_on_the_real_clips(recipe):
+    data = recipe["data"]
     test = CutSet.from_file(data / "fbank" / "grid_cuts_test.jsonl.gz")
     train = CutSet.from_file(data / "fbank" / "grid_cuts_train.jsonl.gz")
     validate(CutSet.from_file(data / "manifests" / "grid_cuts_test.jsonl.gz"), read_data=True)
@@ -42,14 +111,102 @@ def test_grid_recipe_on_real_clips(grid_sample, tmp_path):
     per_clip = {c["cut_id"]: c["face_fraction"] for c in stats["clips"]}
     assert set(per_clip) == {"s1_bbaf2n", "id2_swwp2s"}
     assert all(f >= 0.95 for f in per_clip.values()), per_clip
-    sheet = data / "video" / "contact_sheet_test.png"
-    assert sheet.is_file() and sheet.stat().st_size > 1000
 
     noisy = CutSet.from_file(data / "fbank" / "grid_cuts_test_babble_snr0.jsonl.gz")[0]
     np.testing.assert_array_equal(noisy.load_mouth_roi(), cut.load_mouth_roi())  # video stays clean
     assert not np.allclose(noisy.load_features(), cut.load_features())
 
 
-def test_grid_recipe_needs_the_corpus_path(tmp_path):
+def _toy_gmm_and_hybrid(models: Path) -> None:
+    """exp/tri (+ graph_grid_espeak over the espeak GRID lexicon) and exp/hybrid_audio, trained on
+    toy cuts with the real stage-3 dims (24 MFCC, 64 ROI-DCT): stand-ins for the embedded models."""
+    from avsr.hmm.toy import make_toy_corpus, write_toy_cuts, write_toy_lang
+    from avsr.lang.lm import make_lm
+
+    write_toy_lang(models / "data" / "lang_espeak")
+    make_lm(models / "data" / "lm" / "grid", models / "data" / "lang_espeak", kind="grid")
+    fd = models / "data" / "fbank"
+    for name, n, seed in (("train", 30, 0), ("dev", 6, 3), ("test", 6, 4)):
+        toy = make_toy_corpus(n, seed=seed, prefix=name[0], video_dim=64, audio_noise=1.2)
+        for set_name in (name, "train_multi") if name == "train" else (name,):
+            write_toy_cuts(toy, fd, set_name)
+    conf = models / "conf"
+    conf.mkdir()
+    gmm = yaml.safe_load((ROOT / "conf" / "gmm.yaml").read_text())
+    gmm["mono"].update(num_iters=6, total_gauss=120, max_iter_inc=4, realign_iters=[1, 2, 4])
+    gmm["tri"].update(num_leaves=80, total_gauss=200, num_iters=3, max_iter_inc=2, realign_iters=[2], min_leaf_count=20)
+    (conf / "gmm.yaml").write_text(yaml.safe_dump(gmm))
+    hybrid = yaml.safe_load((ROOT / "conf" / "hybrid_common.yaml").read_text())
+    hybrid["model"].update(audio_hidden=[32], video_hidden=[32], fusion_dim=8)
+    hybrid["train"].update(epochs=2, lr=0.002)
+    (conf / "hybrid_common.yaml").write_text(yaml.safe_dump(hybrid))
+    (conf / "hybrid_audio.yaml").write_text((ROOT / "conf" / "hybrid_audio.yaml").read_text())
+    s, common = ROOT / "steps", ["--feature-dir", "data/fbank", "--corpus", "toy"]
+    _run_step(s / "train_gmm.py", "--kind", "mono", "--lang", "data/lang_espeak", "--conf", "conf/gmm.yaml", "--out", "exp/mono", *common, cwd=models)
+    _run_step(s / "train_gmm.py", "--kind", "tri", "--mono-dir", "exp/mono", "--lang", "data/lang_espeak", "--conf", "conf/gmm.yaml",
+              "--out", "exp/tri", *common, cwd=models)
+    _run_step(s / "make_hclg.py", "--lang", "data/lang_espeak", "--lm", "data/lm/grid", "--model", "exp/tri",
+              "--out", "exp/tri/graph_grid_espeak", *common, cwd=models)
+    # Relative --ali-dir on purpose: the lead's run stores "exp/tri" too (decoding must run in the model root).
+    _run_step(s / "train_hybrid.py", "--conf", "conf/hybrid_audio.yaml", "--ali-dir", "exp/tri", "--exp", "exp",
+              "--out", "exp/hybrid_audio", "--device", "cpu", *common, cwd=models)
+
+
+def _tiny_e2e(models: Path, grid_data: Path) -> None:
+    """exp/ctc_att_a and exp/ctc_att_av_bilinear: tiny CTC+attention models, 2 epochs on the GRID
+    train_multi cuts (real fbank + mouth ROI), so they accept exactly the features GRID has."""
+    conf = models / "conf" / "ctc_tiny.yaml"
+    conf.write_text(yaml.safe_dump(dict(TINY_CONFIG, train=dict(TINY_CONFIG["train"], epochs=2))))
+    for name, fusion in (("ctc_att_a", "audio"), ("ctc_att_av_bilinear", "bilinear")):
+        _run_step(ROOT / "steps" / "train_e2e.py", "--conf", str(conf), "--data", str(grid_data), "--corpus", "grid",
+                  "--train-set", "train_multi", "--dev-set", "", "--fusion", fusion, "--exp-dir", f"exp/{name}", "--device", "cpu",
+                  cwd=models)
+
+
+def test_decode_the_real_clips_with_embedded_style_models(recipe, torch_one_thread):
+    models = recipe["root"] / "models"
+    models.mkdir()
+    _toy_gmm_and_hybrid(models)
+    _tiny_e2e(models, recipe["data"])
+    for system in ("tri", "hybrid_audio"):
+        assert not (models / "exp" / system / "decode.json").exists()  # scale falls back to 0.1 (logged)
+    out = recipe["root"] / "decode_embedded"
+    before = _digest(models / "exp")
+    results = decode_with_embedded_models(
+        models / "exp", models / "data" / "lang_espeak", recipe["data"] / "fbank", out,
+        systems=["tri", "hybrid_audio", "hybrid_bilinear", "ctc_att_a", "ctc_att_av_bilinear"], model_root=models, avg=1)
+    assert _digest(models / "exp") == before  # the models' dirs are only read: outputs go to shadow dirs
+
+    # Both real clips are decoded as one test set, by every system that exists, A and AV.
+    by_system = {}
+    for r in results:
+        by_system.setdefault(r.system, []).append(r)
+        assert r.num_utts == 2 and r.set_name == "test" and r.wer_line.startswith("%WER ")
+        assert r.wer >= 0.0
+        hyp_ids = [line.split()[0] for line in Path(r.hyp_file).read_text().splitlines()]
+        assert hyp_ids == ["id2_swwp2s", "s1_bbaf2n"]
+    assert set(by_system) == {"tri", "hybrid_audio", "ctc_att_a", "ctc_att_av_bilinear"}
+    assert [(r.family, r.modality) for r in by_system["tri"]] == [("gmm", "A")]
+    assert {r.modality for r in by_system["ctc_att_av_bilinear"]} == {"AV"}
+    assert {r.method for r in by_system["ctc_att_a"]} == {"ctc_greedy", "joint_ctc_attention"}  # no HLG graph here
+    assert by_system["tri"][0].method == "hclg_grid_espeak_ac0.1"
+    # HCLG decoding with the GRID grammar yields a 6-word GRID sentence per clip (the toy GMM may
+    # find no path at all on real MFCCs: its features are far from them; the real embedded one does).
+    words = [line.split()[1:] for line in Path(by_system["hybrid_audio"][0].hyp_file).read_text().splitlines()]
+    assert [len(w) for w in words] == [6, 6]
+
+    lines = (out / "results.txt").read_text().splitlines()
+    assert len(lines) == len(results) and all(line.startswith("%WER ") for line in lines)
+    summary = json.loads((out / "results.json").read_text())
+    assert "hybrid_bilinear" in summary["skipped"] and len(summary["results"]) == len(results)
+    combined = CutSet.from_file(out / "data" / "fbank" / "grid_cuts_test.jsonl.gz")
+    assert sorted(combined.ids) == ["id2_swwp2s", "s1_bbaf2n"]
+
+
+def test_corpus_dir_is_required_and_grid_root_is_an_alias(tmp_path):
     proc = subprocess.run(["bash", str(ROOT / "egs/grid/run.sh"), "--data", str(tmp_path / "d")], capture_output=True, text=True)
-    assert proc.returncode == 1 and "--grid-root is required" in proc.stderr
+    assert proc.returncode == 1 and "--corpus-dir is required" in proc.stderr
+    proc = subprocess.run(["bash", str(ROOT / "egs/grid/run.sh"), "--grid-root", "/a", "--corpus-dir", "/b"], capture_output=True, text=True)
+    assert proc.returncode == 1 and "disagree" in proc.stderr
+    proc = subprocess.run(["bash", str(ROOT / "egs/grid/run.sh"), "--corpus-dir", "/a", "--split", "random"], capture_output=True, text=True)
+    assert proc.returncode == 1 and "--split must be unseen or overlapped" in proc.stderr

@@ -95,6 +95,19 @@ def test_blanked_frames_are_filled_from_neighbours(grid_frames, grid_rois):
     assert (roi.crops[blank] == 0).all()  # the crop of a black frame is black: nothing invented
 
 
+def test_detecting_every_fourth_frame_keeps_the_track(grid_frames, grid_rois):
+    """Stage 3's speed-up: the detector runs on frames 0, 4, 8, ... and the last; the smoother fills
+    the rest. The hit rate counts only the frames looked at, and boxes stay within a few pixels."""
+    frames = grid_frames["s1/bbaf2n"]
+    detections = detect_faces(frames, detect_every=4)
+    looked_at = [i for i, d in enumerate(detections) if d is not None]
+    assert looked_at == list(range(0, 75, 4)) + [74]
+    roi = extract_mouth_rois(frames, detections=detections, detect_every=4)
+    assert roi.source == "haar" and roi.face_fraction == 1.0
+    reference = grid_rois["s1/bbaf2n"].boxes
+    assert np.abs(roi.boxes - reference).max() < 0.1 * reference[:, 2].mean()
+
+
 def test_no_face_uses_known_boxes_then_centre_default(grid_frames):
     blank = np.zeros((6, 96, 96), np.uint8)
     default = extract_mouth_rois(blank, crop_size=32)

@@ -57,3 +57,45 @@ print_stage_summary() {
     printf '  stage %-3s %-55s %s\n' "$n" "$desc" "$t" >&2
   done
 }
+
+# spawn LOG command...: run a stage's job in the background, at most $nj at a time, output to LOG
+# (with --nj 1 it runs in the foreground, output on the console). wait_all: wait for every
+# spawned job; if any failed, show the end of its log and stop the recipe.
+declare -a _job_pids=() _job_logs=()
+
+spawn() {
+  local logfile=$1; shift
+  if [[ ${nj:-1} -le 1 ]]; then "$@"; return; fi
+  while [[ ${#_job_pids[@]} -ge $nj ]]; do _wait_one; done
+  mkdir -p "$(dirname "$logfile")"
+  log "  started: $* (log: $logfile)"
+  # one BLAS/OpenMP thread per job: $nj jobs already share the cores (numpy would oversubscribe them)
+  OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 "$@" > "$logfile" 2>&1 &
+  _job_pids+=($!); _job_logs+=("$logfile")
+}
+
+# _wait_one: wait for the first job to finish (bash >= 5.1; older bash waits for the oldest).
+_wait_one() {
+  local pid=${_job_pids[0]} status=0 i
+  if (( BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501 )); then
+    wait -n -p pid "${_job_pids[@]}" || status=$?
+  else
+    wait "$pid" || status=$?
+  fi
+  for i in "${!_job_pids[@]}"; do
+    [[ ${_job_pids[$i]} == "$pid" ]] || continue
+    if [[ $status -ne 0 ]]; then
+      echo "error: job failed (exit $status), end of ${_job_logs[$i]}:" >&2
+      tail -n 20 "${_job_logs[$i]}" | tr '\r' '\n' | grep -v '^\s*$' | tail -n 12 >&2
+      wait   # let the other jobs finish writing (atomic outputs) before stopping
+      exit 1
+    fi
+    unset '_job_pids[i]' '_job_logs[i]'
+    _job_pids=("${_job_pids[@]}"); _job_logs=("${_job_logs[@]}")
+    return 0
+  done
+}
+
+wait_all() {
+  while [[ ${#_job_pids[@]} -gt 0 ]]; do _wait_one; done
+}

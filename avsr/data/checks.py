@@ -1,4 +1,4 @@
-"""Checks every paired audio-visual clip must pass before it enters a manifest.
+"""Checks every clip (paired audio-visual, or audio-only) must pass before it enters a manifest.
 
 Each failing check raises :class:`AvsrInputError` naming the file and the problem, so a
 single-clip command exits with one line, and a corpus run lists the clip in ``bad_cuts``.
@@ -73,10 +73,15 @@ def check_record(
     vocabulary: Optional[Collection[str]] = None,
     expected_sampling_rate: int = 16000,
     require_audio_track: bool = True,
-) -> tuple[AudioProbe, VideoProbe]:
-    """Run every check on one clip; returns the audio and video probes when it passes."""
+) -> tuple[AudioProbe, Optional[VideoProbe]]:
+    """Run every check on one clip; returns the audio and video probes when it passes.
+
+    An audio-only record (``video_path`` None) gets the transcript and audio checks only, and
+    its video probe is None."""
     check_transcript(rec, vocabulary)
     audio = probe_audio(rec.audio_path, expected_sampling_rate)
+    if rec.video_path is None:
+        return audio, None
     video = probe_video(rec.video_path)
     if require_audio_track and not video.has_audio:
         raise AvsrInputError(rec.video_path, "video has no audio track")

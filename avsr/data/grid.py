@@ -26,10 +26,18 @@ import soundfile as sf
 from tqdm import tqdm
 
 from avsr.data.grammar import code_to_sentence, grid_vocabulary
+from avsr.data.grid_splits import (
+    LIPNET_TEST_SPEAKERS,
+    UNSEEN_DEV_SPEAKERS,
+    SplitConfig,
+    make_split,
+    write_split,
+)
 from avsr.data.records import write_records
 from avsr.data.types import Segment, UttRecord
 from avsr.utils.errors import AvsrInputError
 from avsr.utils.io import atomic_path, write_text_atomic
+from avsr.utils.paths import ensure_outside_corpus  # re-exported: egs/grid/local imports it from here
 from avsr.video.io import probe_video, read_audio_track
 
 logger = logging.getLogger(__name__)
@@ -45,8 +53,9 @@ SPLITS = ("train", "dev", "test")
 # 1, 2, 20 and 22 (two male, two female) for testing. For model selection we hold out two more
 # speakers, s3 and s4 (the lowest-numbered remaining ones; change with --dev-speakers).
 # Every other speaker trains. (Speaker 21 has no video in the official release.)
-DEFAULT_TEST_SPEAKERS: tuple[str, ...] = ("s1", "s2", "s20", "s22")
-DEFAULT_DEV_SPEAKERS: tuple[str, ...] = ("s3", "s4")
+# The overlapped-speaker protocol and the split bookkeeping live in avsr.data.grid_splits.
+DEFAULT_TEST_SPEAKERS: tuple[str, ...] = LIPNET_TEST_SPEAKERS
+DEFAULT_DEV_SPEAKERS: tuple[str, ...] = UNSEEN_DEV_SPEAKERS
 
 
 @dataclass(frozen=True)
@@ -225,13 +234,6 @@ def assign_split(speaker: str, dev_speakers: Iterable[str], test_speakers: Itera
     return "train"
 
 
-def ensure_outside_corpus(corpus_dir: PathLike, out: PathLike, what: str) -> None:
-    """Refuse an output location inside the corpus: preparation must never write there."""
-    corpus, target = Path(corpus_dir).resolve(), Path(out).resolve()
-    if target == corpus or corpus in target.parents:
-        raise AvsrInputError(out, f"{what} is inside the GRID corpus directory {corpus}: never write into the corpus")
-
-
 def select_clip(clips: Sequence[GridClip], utt: str, corpus_dir: PathLike) -> GridClip:
     """Find one clip by ``<speaker>/<utt>``, ``<speaker>_<utt>`` or a unique ``<utt>``."""
     key = utt.replace("/", "_")
@@ -249,21 +251,27 @@ def prepare_grid(
     dev_speakers: Sequence[str] = DEFAULT_DEV_SPEAKERS,
     test_speakers: Sequence[str] = DEFAULT_TEST_SPEAKERS,
     num_jobs: int = 1,
+    split: Optional[SplitConfig] = None,
 ) -> dict[str, list[UttRecord]]:
     """Prepare the whole corpus: records per split in ``<index_dir>/{train,dev,test}.jsonl``.
 
-    Bad clips are skipped and listed in ``<index_dir>/bad_cuts.txt`` (``utt_id<TAB>path<TAB>reason``).
+    ``split`` chooses the protocol (default: unseen speakers with ``dev_speakers`` /
+    ``test_speakers``; see :mod:`avsr.data.grid_splits` for the overlapped one). The split is
+    drawn over every clip found, before validation, so it does not depend on which clips fail
+    to decode; it is recorded in ``split.json`` and ``split_utts.tsv``. Bad clips are skipped
+    and listed in ``<index_dir>/bad_cuts.txt`` (``utt_id<TAB>path<TAB>reason``).
     Returns the records per split.
     """
     corpus_dir, out_audio_dir, index_dir = Path(corpus_dir), Path(out_audio_dir), Path(index_dir)
     ensure_outside_corpus(corpus_dir, out_audio_dir, "the audio output directory")
     ensure_outside_corpus(corpus_dir, index_dir, "the index directory")
-    overlap = set(dev_speakers) & set(test_speakers)
-    if overlap:
-        raise ValueError(f"speakers in both dev and test: {sorted(overlap)}")
+    if split is None:
+        split = SplitConfig("unseen", dev_speakers=tuple(dev_speakers), test_speakers=tuple(test_speakers))
     clips = find_grid_clips(corpus_dir)
     if not clips:
         raise AvsrInputError(corpus_dir, "no GRID clips found (<speaker>/<utt>.mpg or <speaker>/video/mpg_6000/<utt>.mpg)")
+    speaker_of = {clip.utt_id: clip.speaker for clip in clips}
+    assignment = make_split(speaker_of, split)
 
     jobs = [(clip, str(out_audio_dir)) for clip in clips]
     progress = dict(total=len(jobs), desc="GRID clips", unit="clip")
@@ -274,17 +282,18 @@ def prepare_grid(
     else:
         results = [_prepare_or_report(job) for job in tqdm(jobs, **progress)]
 
-    by_split: dict[str, list[UttRecord]] = {split: [] for split in SPLITS}
+    by_split: dict[str, list[UttRecord]] = {name: [] for name in SPLITS}
     bad = [r for r in results if isinstance(r, BadClip)]
     for rec in results:
         if isinstance(rec, UttRecord):
-            by_split[assign_split(rec.speaker, dev_speakers, test_speakers)].append(rec)
-    for split, records in by_split.items():
-        write_records(index_dir / f"{split}.jsonl", records)
+            by_split[assignment.assignment[rec.utt_id]].append(rec)
+    for name, records in by_split.items():
+        write_records(index_dir / f"{name}.jsonl", records)
     write_text_atomic(index_dir / "bad_cuts.txt", "".join(f"{b.utt_id}\t{b.path}\t{b.reason}\n" for b in bad))
+    write_split(assignment, speaker_of, index_dir)
     logger.info(
-        "GRID: %d clips, %d bad (see %s); %s",
-        len(clips), len(bad), index_dir / "bad_cuts.txt",
+        "GRID (%s split): %d clips, %d bad (see %s); %s",
+        split.protocol, len(clips), len(bad), index_dir / "bad_cuts.txt",
         ", ".join(f"{s} {len(r)} utts / {len({x.speaker for x in r})} spk" for s, r in by_split.items()),
     )
     return by_split

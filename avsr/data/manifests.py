@@ -1,5 +1,8 @@
 """Stage 1: lhotse manifests with paired audio + video from data-preparation records.
 
+Audio-only records (``video_path`` None, e.g. the yes/no or a custom audio corpus) give a
+Recording with the wav source only; everything downstream checks ``recording.has_video``.
+
 A Recording has two sources: the 16 kHz wav (channel 0) and the video container (no audio
 channel; it carries lhotse's ``VideoInfo``). lhotse reads audio only from the sources whose
 channels are requested, so ``cut.load_audio()`` reads the wav; video frames are decoded by
@@ -52,19 +55,22 @@ def record_to_manifests(
     vocabulary: Optional[Collection[str]] = None,
     sampling_rate: int = 16000,
 ) -> tuple[Recording, SupervisionSegment]:
-    """Check one clip and describe it as a lhotse Recording (audio + video) and a supervision."""
+    """Check one clip and describe it as a lhotse Recording (audio + video, or audio only when the
+    record has no video) and a supervision."""
     audio, video = check_record(rec, vocabulary=vocabulary, expected_sampling_rate=sampling_rate)
-    recording = Recording(
-        id=rec.utt_id,
-        sources=[
-            AudioSource(type="file", channels=[0], source=str(Path(rec.audio_path).resolve())),
+    sources = [AudioSource(type="file", channels=[0], source=str(Path(rec.audio_path).resolve()))]
+    if video is not None:
+        sources.append(
             AudioSource(
                 type="file",
                 channels=[],
                 source=str(Path(rec.video_path).resolve()),
                 video=VideoInfo(fps=video.fps, num_frames=video.num_frames, height=video.height, width=video.width),
-            ),
-        ],
+            )
+        )
+    recording = Recording(
+        id=rec.utt_id,
+        sources=sources,
         sampling_rate=audio.sampling_rate,
         num_samples=audio.num_samples,
         duration=audio.duration,
@@ -92,7 +98,7 @@ def _try_record(args: tuple[UttRecord, Optional[frozenset], int]):
     try:
         return record_to_manifests(rec, vocabulary, sampling_rate)
     except AvsrInputError as err:
-        return BadCut(rec.utt_id, err.path or rec.video_path, err.problem)
+        return BadCut(rec.utt_id, err.path or rec.video_path or rec.audio_path, err.problem)
 
 
 def build_manifests(

@@ -26,6 +26,7 @@ def record_to_dict(rec: UttRecord) -> dict:
 
 def record_from_dict(d: dict) -> UttRecord:
     d = dict(d)
+    d.setdefault("video_path", None)  # audio-only indexes may leave the key out
     d["words"] = [Segment(str(s), float(a), float(b)) for s, a, b in d.get("words", [])]
     d["phones"] = [Segment(str(s), float(a), float(b)) for s, a, b in d.get("phones", [])]
     if d.get("face_boxes") is not None:

@@ -22,13 +22,14 @@ class Segment:
 class UttRecord:
     """One paired audio-visual utterance, as data preparation hands it to the manifest builder.
 
-    ``audio_path`` is a 16 kHz mono wav; ``video_path`` any container PyAV reads (mp4, GRID's mpg).
+    ``audio_path`` is a 16 kHz mono wav; ``video_path`` any container PyAV reads (mp4, GRID's mpg),
+    or None for an audio-only corpus (stage 1 then builds audio-only recordings).
     """
 
     utt_id: str
     speaker: str
     audio_path: str
-    video_path: str
+    video_path: Optional[str]
     text: str
     words: list[Segment] = field(default_factory=list)
     phones: list[Segment] = field(default_factory=list)

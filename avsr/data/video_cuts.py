@@ -16,6 +16,13 @@ def speech_cut(cut: Cut) -> MonoCut:
     return cut
 
 
+def has_video(cut: Cut) -> bool:
+    """Whether the cut's speech recording carries a video source (False for audio-only corpora
+    and for cuts whose features were mixed eagerly, which have no recording)."""
+    rec = speech_cut(cut).recording
+    return rec is not None and rec.has_video
+
+
 def video_path(cut: Cut) -> str:
     rec = speech_cut(cut).recording
     if rec is None or not rec.has_video:

@@ -165,6 +165,8 @@ def decode_sets(exp_dir: PathLike, caches: dict[str, FeatureCache], methods: Opt
     model, cfg, tokenizer, epoch = load_e2e_model(exp_dir, epoch, avg, dev)
     methods = list(methods or [m for m in methods_for(model) if not m.startswith("hlg")])
     fusion = cfg["frontend"]["fusion"]
+    for name, cache in caches.items():
+        cache.check_video(fusion, name)
     modality = {"audio": "A", "video": "V"}.get(fusion, "AV")
     if drop:
         modality = {"audio": "V", "video": "A"}[drop] + f"(of {modality}-{fusion})"

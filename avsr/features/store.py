@@ -108,6 +108,7 @@ def _video_job(
                 crop_size=crop_size,
                 known_face_boxes=known_boxes.get(cut.recording_id),
                 detections=detect_faces(frames, **haar),
+                detect_every=haar.get("detect_every", 1),
             )
             dct = roi_dct_features(roi.crops, num_coeffs=num_dct)
             cut = cut.with_custom(
@@ -133,7 +134,7 @@ def compute_video_features(
     """Mouth crops and DCT features for every (clean) cut, plus per-clip ROI statistics.
 
     ``haar``: keyword arguments of :func:`avsr.video.roi.detect_faces` (scale_factor,
-    min_neighbors, min_face_fraction, max_detect_side)."""
+    min_neighbors, min_face_fraction, max_detect_side, detect_every)."""
     for cut in cuts:
         if isinstance(cut, MixedCut):
             raise ValueError(f"video features are computed on clean cuts; {cut.id} is a mix")

@@ -32,7 +32,10 @@ def evaluate_gmm(
     scales: Sequence[float] = (0.05, 0.067, 0.083, 0.1, 0.125, 0.15),
     beam: float = 13.0,
     phone_graph_dir: Optional[PathLike] = None,
+    phone_sets: Optional[Sequence[str]] = None,
 ) -> dict[str, dict]:
+    """WER/PER (and frame PER) of a GMM system on every set; ``phone_sets``: the sets decoded
+    through the phone graph for PER (default: all; the others get PER from the word hypotheses)."""
     from avsr.decode.decoder import DecodingGraph
     from avsr.lang.lexicon import read_lexicon
 
@@ -66,7 +69,8 @@ def evaluate_gmm(
         ll, labels, refs = scores_of(s)
         classify = {u: m + priors for u, m in ll.items()}  # frame classification uses the prior
         out[s] = score_set(model_dir.name, s, classify, labels, model_dir / f"score_{s}", pseudo_ll=ll if graph else None,
-                           graph=graph, refs=refs, lexicon=lexicon, acoustic_scale=scale, beam=beam, phone_graph=phone_graph,
+                           graph=graph, refs=refs, lexicon=lexicon, acoustic_scale=scale, beam=beam,
+                           phone_graph=phone_graph if phone_sets is None or s in phone_sets else None,
                            extra={"eval_seconds": round(time.time() - t0, 2)})
         log.info("%s %s: frame PER %s WER %s", model_dir.name, s, out[s].get("frame_per"), out[s].get("wer"))
     return out

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from avsr.hmm.alignment import FrameAlignment
 from avsr.hmm.lang_info import LangInfo
+from avsr.hmm.split import split_by_count
 
 PathLike = Union[str, Path]
 log = logging.getLogger(__name__)
@@ -259,7 +260,7 @@ def _update(model: GmmHmm, accs, trans_stats: np.ndarray, cfg: MonoConfig, targe
     khg.mle_am_diag_gmm_update(config=opts, amdiag_gmm_acc=accs, flags=khg.str_to_gmm_flags("mvwt"), am_gmm=model.am)
     occs = np.array([accs.get_acc(i).occupancy.sum() for i in range(accs.num_accs)], dtype=np.float32)
     if target_gauss > model.am.num_gauss:
-        model.am.split_by_count(state_occs=occs, target_components=target_gauss, perturb_factor=cfg.perturb_factor, power=cfg.power, min_count=20.0)
+        split_by_count(model.am, occs, target_gauss, cfg.perturb_factor, cfg.power, min_count=20.0, seed=0)
     if global_var is not None:
         floor_variances(model.am, global_var, cfg.var_floor_frac)
 

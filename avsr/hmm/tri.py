@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from avsr.hmm.alignment import FrameAlignment
 from avsr.hmm.mono import floor_variances, gmm_log_likelihoods
+from avsr.hmm.split import split_by_count
 from avsr.hmm.tree import DecisionTree, TreeConfig, accumulate_tree_stats, build_tree, frame_contexts
 from avsr.utils.io import atomic_path
 
@@ -179,7 +180,7 @@ def _em_pass(am, feats: Mapping[str, np.ndarray], alignments: Mapping[str, Frame
     khg.mle_am_diag_gmm_update(config=opts, amdiag_gmm_acc=accs, flags=khg.str_to_gmm_flags("mvw"), am_gmm=am)
     occs = np.array([accs.get_acc(i).occupancy.sum() for i in range(accs.num_accs)], dtype=np.float32)
     if target_gauss > am.num_gauss:
-        am.split_by_count(state_occs=occs, target_components=target_gauss, perturb_factor=cfg.perturb_factor, power=cfg.power, min_count=20.0)
+        split_by_count(am, occs, target_gauss, cfg.perturb_factor, cfg.power, min_count=20.0, seed=0)
     if global_var is not None:
         floor_variances(am, global_var, cfg.var_floor_frac)
     return tot / max(frames, 1)

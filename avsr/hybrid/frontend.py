@@ -8,6 +8,9 @@
 ``FrontEnd.transform`` gives the per-frame (pre-splice) streams; the ±4 splice happens when
 batches are gathered (avsr.hybrid.data), so memory holds 40 + 60 floats per frame, not 900.
 After LDA each stream is standardised with training-set mean and variance.
+
+The video stream is optional: fitted without video (an audio-only corpus), the front-end has
+no video transform and ``transform`` gives ``None`` for it (only the audio variant can use that).
 """
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ class StreamConfig:
 class FrontEndConfig:
     audio: StreamConfig = field(default_factory=lambda: StreamConfig("mfcc", 4, 40, 4))
     video: StreamConfig = field(default_factory=lambda: StreamConfig("roi_dct", 4, 60, 4))
-    lda_max_frames: int = 200000  # frames sampled for LDA / normalisation statistics
+    lda_max_frames: int = 200000  # about this many frames are sampled for LDA / normalisation statistics
     lda_reg: float = 1e-3  # ridge on the within-class scatter (relative to its mean diagonal)
 
     @classmethod
@@ -134,25 +137,33 @@ class FrontEnd:
     def prepare_video(self, raw_video: np.ndarray, num_frames: int) -> np.ndarray:
         return self._prepare(raw_video, self.cfg.video, num_frames)
 
-    def fit(self, raw_audio: Mapping[str, np.ndarray], raw_video: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray], seed: int = 0) -> "FrontEnd":
-        """Estimate LDA (on CD-state ``labels``) and normalisation from training utterances."""
+    def fit(self, raw_audio: Mapping[str, np.ndarray], raw_video: Optional[Mapping[str, np.ndarray]], labels: Mapping[str, np.ndarray],
+            seed: int = 0) -> "FrontEnd":
+        """Estimate LDA (on CD-state ``labels``) and normalisation from training utterances;
+        ``raw_video`` None: audio only (no video transform)."""
         rng = np.random.default_rng(seed)
-        utts = [u for u in labels if u in raw_audio and u in raw_video]
+        utts = [u for u in labels if u in raw_audio and (raw_video is None or u in raw_video)]
+        total = sum(min(len(raw_audio[u]), len(labels[u])) for u in utts)
+        # Sample frames utterance by utterance: stacking every frame first held ~1.5 GB (float64).
+        keep_prob = min(1.0, self.cfg.lda_max_frames / max(total, 1))
         a_parts, v_parts, y_parts = [], [], []
         for u in utts:
             a = self.prepare_audio(raw_audio[u])
-            v = self.prepare_video(raw_video[u], len(a))
             n = min(len(a), len(labels[u]))
-            a_parts.append(a[:n])
-            v_parts.append(v[:n])
-            y_parts.append(np.asarray(labels[u])[:n])
-        a_all, v_all, y_all = np.concatenate(a_parts), np.concatenate(v_parts), np.concatenate(y_parts)
-        if len(y_all) > self.cfg.lda_max_frames:
-            keep = np.sort(rng.choice(len(y_all), self.cfg.lda_max_frames, replace=False))
-            a_all, v_all, y_all = a_all[keep], v_all[keep], y_all[keep]
-        self.audio = self._fit_stream(a_all, y_all, self.cfg.audio)
-        self.video = self._fit_stream(v_all, y_all, self.cfg.video)
+            keep = np.flatnonzero(rng.random(n) < keep_prob)
+            a_parts.append(a[keep])
+            if raw_video is not None:
+                v_parts.append(self.prepare_video(raw_video[u], len(a))[keep])
+            y_parts.append(np.asarray(labels[u])[keep])
+        y_all = np.concatenate(y_parts)
+        self.audio = self._fit_stream(np.concatenate(a_parts), y_all, self.cfg.audio)
+        self.video = self._fit_stream(np.concatenate(v_parts), y_all, self.cfg.video) if raw_video is not None else None
         return self
+
+    @property
+    def has_video(self) -> bool:
+        """Whether a video transform was fitted (False: audio-only front-end)."""
+        return self.video is not None
 
     def _fit_stream(self, x: np.ndarray, y: np.ndarray, stream: StreamConfig) -> StreamTransform:
         if stream.lda_dim:
@@ -162,17 +173,21 @@ class FrontEnd:
             mean, lda, z = np.zeros(0), np.zeros((0, 0)), x
         return StreamTransform(mean, lda, z.mean(axis=0), np.maximum(z.std(axis=0), 1e-5))
 
-    def transform(self, raw_audio: np.ndarray, raw_video: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per-frame (audio [T, Da], video [T, Dv]) float32 streams, T = audio frames."""
-        if self.audio is None or self.video is None:
+    def transform(self, raw_audio: np.ndarray, raw_video: Optional[np.ndarray] = None) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        """Per-frame (audio [T, Da], video [T, Dv]) float32 streams, T = audio frames; video is
+        None when no raw video is given or the front-end has no video transform."""
+        if self.audio is None:
             raise RuntimeError("front-end is not fitted")
         a = self.prepare_audio(raw_audio)
-        v = self.prepare_video(raw_video, len(a))
-        return self.audio.apply(a), self.video.apply(v)
+        if raw_video is None or self.video is None:
+            return self.audio.apply(a), None
+        return self.audio.apply(a), self.video.apply(self.prepare_video(raw_video, len(a)))
 
     def save(self, path: PathLike) -> None:
         arrays = {}
         for name, st in (("audio", self.audio), ("video", self.video)):
+            if st is None:  # audio-only front-end: no video arrays
+                continue
             for k in ("mean", "lda", "norm_mean", "norm_std"):
                 arrays[f"{name}_{k}"] = getattr(st, k)
         import json
@@ -189,9 +204,11 @@ class FrontEnd:
 
         with np.load(path, allow_pickle=False) as d:
             cfg = FrontEndConfig.from_dict(json.loads(str(d["config"])))
-            streams = [StreamTransform(*(d[f"{n}_{k}"] for k in ("mean", "lda", "norm_mean", "norm_std"))) for n in ("audio", "video")]
+            streams = [StreamTransform(*(d[f"{n}_{k}"] for k in ("mean", "lda", "norm_mean", "norm_std"))) if f"{n}_mean" in d.files else None
+                       for n in ("audio", "video")]
         return cls(cfg, *streams)
 
     @property
     def stream_dims(self) -> tuple[int, int]:
-        return len(self.audio.norm_mean), len(self.video.norm_mean)
+        """(audio, video) per-frame dims; video 0 for an audio-only front-end."""
+        return len(self.audio.norm_mean), len(self.video.norm_mean) if self.video is not None else 0

@@ -10,6 +10,9 @@ exp/hybrid_<variant>/
   score_<set>/     summary.json (+ hyp.txt, wer, per); see avsr.hybrid.evaluate
   decode.json      acoustic-scale sweep on dev and the chosen scale
 A posterior-averaging "variant" has no final.pt: its conf names the member model dirs.
+
+Audio-only corpora (no ``roi_dct`` arrays in the cuts) train and score the audio variant
+without a video stream; a variant that reads video fails on them with a one-line error.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ import numpy as np
 import torch
 
 from avsr.hmm.alignment import read_alignments
-from avsr.hmm.cuts import load_cuts, transcripts
+from avsr.hmm.cuts import cuts_file, load_cuts, transcripts
 from avsr.hmm.pipeline import read_pdf_phone
 from avsr.hybrid.data import FrameSet, build_frame_set, load_raw_streams, pdf_labels
 from avsr.hybrid.evaluate import log_priors, score_set, sweep_acoustic_scale
@@ -46,15 +49,21 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def needs_video(variant: str) -> bool:
+    """Whether a hybrid variant reads the video stream (all but the audio net)."""
+    return variant != "audio"
+
+
 def _labels_for(ali_dir: Path, set_name: str) -> dict[str, np.ndarray]:
     """Targets of a set: the alignment of its clean base set (dev_babble_snr0 -> dev)."""
     base = set_name.split("_")[0]
     return pdf_labels(read_alignments(ali_dir / f"ali_{base}.npz"))
 
 
-def load_set(feature_dir: PathLike, corpus: str, set_name: str, audio_source: str, video_source: str):
+def load_set(feature_dir: PathLike, corpus: str, set_name: str, audio_source: str, video_source: str, require_video: bool = False):
+    """(audio, video or None, clean ids, transcripts) of one cut set (see load_raw_streams)."""
     cuts = load_cuts(feature_dir, corpus, set_name)
-    audio, video, clean = load_raw_streams(cuts, audio_source, video_source)
+    audio, video, clean = load_raw_streams(cuts, audio_source, video_source, require_video, cuts_file(feature_dir, corpus, set_name))
     return audio, video, clean, transcripts(cuts)
 
 
@@ -82,15 +91,18 @@ def train_hybrid(conf: dict, feature_dir: PathLike, corpus: str, ali_dir: PathLi
     dev_ = resolve_device(device)
     t0 = time.time()
     a_src, v_src = fe_cfg.audio.source, fe_cfg.video.source
-    tr_audio, tr_video, tr_clean, _ = load_set(feature_dir, corpus, train_set, a_src, v_src)
-    dv_audio, dv_video, dv_clean, _ = load_set(feature_dir, corpus, dev_set, a_src, v_src)
+    with_video = needs_video(model_cfg.variant)
+    tr_audio, tr_video, tr_clean, _ = load_set(feature_dir, corpus, train_set, a_src, v_src, with_video)
+    dv_audio, dv_video, dv_clean, _ = load_set(feature_dir, corpus, dev_set, a_src, v_src, with_video)
     tr_labels, dv_labels = _labels_for(ali_dir, "train"), _labels_for(ali_dir, dev_set)
     t_load = time.time()
     # LDA on the clean training utterances (their own alignment) only.
     clean_ids = [u for u in tr_audio if tr_clean[u] == u and u in tr_labels]
     if not clean_ids:
         raise AvsrInputError(ali_dir / "ali_train.npz", f"no training utterance of {train_set} has an alignment")
-    frontend = FrontEnd(fe_cfg).fit({u: tr_audio[u] for u in clean_ids}, {u: tr_video[u] for u in clean_ids}, tr_labels, seed=train_cfg.seed)
+    # an audio-only corpus (tr_video None) fits no video transform
+    fit_video = {u: tr_video[u] for u in clean_ids} if tr_video is not None else None
+    frontend = FrontEnd(fe_cfg).fit({u: tr_audio[u] for u in clean_ids}, fit_video, tr_labels, seed=train_cfg.seed)
     train = build_frame_set(frontend, tr_audio, tr_video, tr_labels, tr_clean)
     dev = build_frame_set(frontend, dv_audio, dv_video, dv_labels, dv_clean)
     del tr_audio, tr_video, dv_audio, dv_video
@@ -99,7 +111,8 @@ def train_hybrid(conf: dict, feature_dir: PathLike, corpus: str, ali_dir: PathLi
     group_of_class = torch.as_tensor(read_pdf_phone(ali_dir), dtype=torch.long)
     _, group_ids = torch.unique(group_of_class, return_inverse=True)  # groups renumbered 0..G-1
     splices = (fe_cfg.audio.splice, fe_cfg.video.splice)
-    da, dv = (train.audio.shape[1] * (2 * splices[0] + 1), train.video.shape[1] * (2 * splices[1] + 1))
+    da = train.audio.shape[1] * (2 * splices[0] + 1)
+    dv = train.video.shape[1] * (2 * splices[1] + 1) if train.video is not None else 0
     torch.manual_seed(train_cfg.seed)
     model = HybridModel(model_cfg, da, dv, num_classes, group_ids)
     if init:
@@ -154,6 +167,7 @@ class LoadedModel:
         state = torch.load(model_dir / "final.pt", map_location="cpu")
         cfg = ModelConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in state["model_config"].items()})
         self.model = HybridModel(cfg, *state["dims"], state["num_classes"], state["group_of_class"])
+        self.needs_video = needs_video(cfg.variant)
         self.model.load_state_dict(state["state_dict"])
         self.model.to(device).eval()
         self.frontend = FrontEnd.load(model_dir / "frontend.npz")
@@ -164,7 +178,7 @@ class LoadedModel:
         self.ali_dir = Path(state["ali_dir"])
 
     @torch.no_grad()
-    def log_posteriors(self, audio: dict, video: dict) -> dict[str, np.ndarray]:
+    def log_posteriors(self, audio: dict, video: Optional[dict]) -> dict[str, np.ndarray]:
         data = build_frame_set(self.frontend, audio, video)
         out = {}
         for utt, frames in data.utterances():
@@ -199,8 +213,11 @@ def evaluate_hybrid(
     device: str = "auto",
     num_threads: int = 1,
     phone_graph_dir: Optional[PathLike] = None,
+    phone_sets: Optional[Sequence[str]] = None,
 ) -> dict[str, dict]:
-    """Score one variant (or a posterior average of several) on every set; returns summaries."""
+    """Score one variant (or a posterior average of several) on every set; returns summaries.
+    ``phone_sets``: the sets decoded through the phone graph for PER (default: all; the others
+    get PER from the word hypotheses)."""
     from avsr.decode.decoder import DecodingGraph
     from avsr.lang.lexicon import read_lexicon
 
@@ -219,7 +236,7 @@ def evaluate_hybrid(
     a_src, v_src = models[0].frontend.cfg.audio.source, models[0].frontend.cfg.video.source
 
     def scores_of(set_name: str):
-        audio, video, clean, refs = load_set(feature_dir, corpus, set_name, a_src, v_src)
+        audio, video, clean, refs = load_set(feature_dir, corpus, set_name, a_src, v_src, any(m.needs_video for m in models))
         parts = [m.log_posteriors(audio, video) for m in models]
         logpost = parts[0] if len(parts) == 1 else average_log_posteriors(parts, weights)
         labels_clean = _labels_for(ali_dir, set_name)
@@ -239,7 +256,8 @@ def evaluate_hybrid(
         logpost, labels, refs = scores_of(s)
         pll = {u: m - priors for u, m in logpost.items()}
         out[s] = score_set(system, s, logpost, labels, model_dir / f"score_{s}", pseudo_ll=pll if graph else None, graph=graph,
-                           refs=refs, lexicon=lexicon, acoustic_scale=scale, beam=beam, phone_graph=phone_graph,
+                           refs=refs, lexicon=lexicon, acoustic_scale=scale, beam=beam,
+                           phone_graph=phone_graph if phone_sets is None or s in phone_sets else None,
                            extra={"eval_seconds": round(time.time() - t0, 2), "members": members or [str(model_dir)]})
         log.info("%s %s: frame PER %s WER %s", system, s, out[s].get("frame_per"), out[s].get("wer"))
     return out

@@ -42,6 +42,7 @@ class FrontendConfig:
     bilinear_rank: int = 64
     modality_dropout: float = 0.25
     dropout: float = 0.1
+    utterance_cmn: bool = False  # subtract each utterance's mean fbank (after global normalisation)
 
 
 def lengths_to_mask(lengths: Tensor, max_len: Optional[int] = None) -> Tensor:
@@ -198,7 +199,10 @@ class AVFrontend(nn.Module):
             if audio is None or audio_lengths is None:
                 raise ValueError(f"fusion {self.cfg.fusion!r} needs audio")
             x = (audio - self.audio_mean) / self.audio_std
-            x = x * lengths_to_mask(audio_lengths, x.shape[1])[..., None]
+            valid = lengths_to_mask(audio_lengths, x.shape[1])[..., None]
+            if self.cfg.utterance_cmn:  # remove each utterance's mean (voice, channel, noise level)
+                x = x - (x * valid).sum(1, keepdim=True) / audio_lengths.clamp(min=1)[:, None, None]
+            x = x * valid
             h_a, lengths = self.audio(x, audio_lengths)
         if self.uses_video:
             if video is None or video_lengths is None:

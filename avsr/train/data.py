@@ -4,6 +4,11 @@ The corpus is small (the default preset is ~1 h of 25 fps video), so every cut's
 crops are loaded once into memory (:class:`FeatureCache`) and batches are cut from there; this
 keeps a CPU epoch from being dominated by lilcom/HDF5 reads.
 
+Cuts of an audio-only corpus carry no ``mouth_roi`` array: their utterances have no crops and
+their batches an empty video tensor (0 frames), which the audio-only model (fusion ``audio``)
+never reads. A model that reads video checks the cache first (:meth:`FeatureCache.check_video`,
+or ``FeatureCache(..., fusion=...)``) and fails with a one-line error naming the cut.
+
 Samplers (chosen by ``sampler`` in the config):
 - ``bucketing``: lhotse ``DynamicBucketingSampler`` (``max_duration`` seconds per batch per rank,
   duration buckets, shuffled with ``seed``; ``set_epoch`` reshuffles deterministically);
@@ -35,7 +40,7 @@ log = logging.getLogger(__name__)
 class Utterance:
     id: str
     fbank: np.ndarray  # [T, 80] float32
-    roi: np.ndarray  # [Tv, S, S] uint8
+    roi: Optional[np.ndarray]  # [Tv, S, S] uint8; None: the cut has no video (audio-only corpus)
     text: str
     duration: float
 
@@ -52,24 +57,35 @@ def load_cuts(path: PathLike) -> CutSet:
     return CutSet.from_file(path)
 
 
-class FeatureCache:
-    """All utterances of some cut sets, loaded once: id → :class:`Utterance`."""
+def has_mouth_roi(cut) -> bool:
+    """Whether stage 3 stored mouth crops for the cut (False for audio-only corpora)."""
+    return cut.has_custom("mouth_roi")  # lhotse looks into a MixedCut's tracks too
 
-    def __init__(self, cuts: Iterable, desc: str = "load features") -> None:
+
+class FeatureCache:
+    """All utterances of some cut sets, loaded once: id → :class:`Utterance`.
+
+    ``fusion``: the front-end fusion of the model the cache feeds; every fusion but ``audio``
+    needs video, and a cut without crops is then an error (:meth:`check_video`). ``source``
+    names the cut set in that error."""
+
+    def __init__(self, cuts: Iterable, desc: str = "load features", fusion: Optional[str] = None,
+                 source: Optional[PathLike] = None) -> None:
         self.utts: dict[str, Utterance] = {}
         for cut in tqdm(list(cuts), desc=desc, leave=False):
             if not cut.supervisions:
                 raise AvsrInputError(None, f"cut {cut.id} has no supervision")
             try:
                 fbank = cut.load_features().astype(np.float32)
-                roi = cut.load_mouth_roi()
+                roi = np.ascontiguousarray(cut.load_mouth_roi()) if has_mouth_roi(cut) else None
             except (AttributeError, KeyError) as err:
                 raise AvsrInputError(None, f"cut {cut.id}: missing features ({err}): re-run stage 3") from None
             except FileNotFoundError as err:  # storage paths are relative to the recipe directory
                 raise AvsrInputError(err.filename, f"feature storage of cut {cut.id} not found (run from the "
                                      "recipe directory the manifests were written in, or re-run stage 3)") from None
-            self.utts[cut.id] = Utterance(cut.id, fbank, np.ascontiguousarray(roi), cut.supervisions[0].text or "",
-                                          float(cut.duration))
+            self.utts[cut.id] = Utterance(cut.id, fbank, roi, cut.supervisions[0].text or "", float(cut.duration))
+        if fusion is not None:
+            self.check_video(fusion, source)
 
     def __len__(self) -> int:
         return len(self.utts)
@@ -77,14 +93,32 @@ class FeatureCache:
     def ids(self) -> list[str]:
         return sorted(self.utts)
 
+    def without_video(self) -> list[str]:
+        """Sorted ids of the utterances that have no mouth crops."""
+        return [i for i in self.ids() if self.utts[i].roi is None]
+
+    def check_video(self, fusion: str, source: Optional[PathLike] = None) -> None:
+        """Raise :class:`AvsrInputError` when a model of this ``fusion`` needs video (every
+        fusion but ``audio``) and some utterance has none."""
+        missing = self.without_video() if fusion != "audio" else []
+        if missing:
+            raise AvsrInputError(source, f"{len(missing)} of {len(self)} cuts have no video (no mouth_roi; first: "
+                                 f"{missing[0]}), but a fusion {fusion!r} model needs video: on an audio-only corpus "
+                                 "train fusion 'audio' (--modality audio)")
+
     def normalisation_stats(self, max_utts: int = 500) -> tuple[torch.Tensor, torch.Tensor, float, float]:
         """Global fbank mean/std per bin and crop pixel mean/std (in [0, 1]) over (a prefix of the
-        sorted ids of) the cache: deterministic."""
+        sorted ids of) the cache: deterministic. Without any crops (audio-only) the pixel
+        statistics are the identity (0, 1), which nothing then uses."""
         ids = self.ids()[:max_utts]
         fb = np.concatenate([self.utts[i].fbank for i in ids]).astype(np.float64)
-        px = np.concatenate([self.utts[i].roi.reshape(-1) for i in ids]).astype(np.float64) / 255.0
+        crops = [self.utts[i].roi.reshape(-1) for i in ids if self.utts[i].roi is not None]
+        px_mean, px_std = 0.0, 1.0
+        if crops:
+            px = np.concatenate(crops).astype(np.float64) / 255.0
+            px_mean, px_std = float(px.mean()), float(px.std())
         return (torch.tensor(fb.mean(0), dtype=torch.float32), torch.tensor(fb.std(0), dtype=torch.float32),
-                float(px.mean()), float(px.std()))
+                px_mean, px_std)
 
 
 @dataclass
@@ -127,16 +161,20 @@ class SpecAugment:
 def collate(utts: Sequence[Utterance], tokenize=None, augment: Optional[SpecAugment] = None,
             audio_fill: Optional[torch.Tensor] = None, video_fill: int = 0) -> Batch:
     """Pad a list of utterances into a :class:`Batch` (``tokenize``: text → ids); ``augment``
-    masks each utterance (fill values: see :class:`SpecAugment`)."""
+    masks each utterance (fill values: see :class:`SpecAugment`). Utterances without crops get
+    0 video frames (a batch of only those: an empty [B, 0, 0, 0] video tensor)."""
     b = len(utts)
     t_max = max(u.fbank.shape[0] for u in utts)
-    tv_max = max(u.roi.shape[0] for u in utts)
+    crops = [u.roi for u in utts if u.roi is not None]
+    tv_max = max((r.shape[0] for r in crops), default=0)
     f = utts[0].fbank.shape[1]
-    s1, s2 = utts[0].roi.shape[1:]
+    s1, s2 = crops[0].shape[1:] if crops else (0, 0)
     audio = torch.zeros(b, t_max, f)
     video = torch.zeros(b, tv_max, s1, s2, dtype=torch.uint8)
+    no_video = torch.zeros(0, s1, s2, dtype=torch.uint8)
     for i, u in enumerate(utts):
-        a, v = torch.from_numpy(u.fbank), torch.from_numpy(u.roi)
+        a = torch.from_numpy(u.fbank)
+        v = torch.from_numpy(u.roi) if u.roi is not None else no_video
         if augment is not None:
             a, v = augment(a, v, audio_fill, video_fill)
         audio[i, : a.shape[0]] = a
@@ -146,7 +184,7 @@ def collate(utts: Sequence[Utterance], tokenize=None, augment: Optional[SpecAugm
         audio=audio,
         audio_lengths=torch.tensor([u.fbank.shape[0] for u in utts]),
         video=video,
-        video_lengths=torch.tensor([u.roi.shape[0] for u in utts]),
+        video_lengths=torch.tensor([u.roi.shape[0] if u.roi is not None else 0 for u in utts]),
         tokens=[tokenize(u.text) for u in utts] if tokenize is not None else [],
         texts=[u.text for u in utts],
     )

@@ -8,15 +8,17 @@ import copy
 import shutil
 import logging
 from pathlib import Path
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, Optional, Sequence, Union
 
 import yaml
 
 from avsr.data.grammar import grid_vocabulary
 from avsr.e2e.tokens import BpeTokenizer, train_bpe
 from avsr.models.factory import build_model
+from avsr.train.checkpoint import latest_epoch
 from avsr.train.data import FeatureCache, cuts_path, load_cuts
 from avsr.train.distributed import DistInfo, barrier, init_distributed
+from avsr.train.init_from import InitSpec, init_from, init_specs_from_config
 from avsr.train.loop import seed_everything, train
 from avsr.utils.config import load_yaml
 from avsr.utils.errors import AvsrInputError
@@ -54,7 +56,7 @@ def resolve_config(conf: PathLike, overrides: Iterable[str] = ()) -> dict[str, A
     return cfg
 
 
-RESUME_FREE_KEYS = ("epochs", "num_threads", "dev_max_duration")  # may change between runs of one experiment
+RESUME_FREE_KEYS = ("epochs", "num_threads", "dev_max_duration", "dev_max_utts")  # may change between runs of one experiment
 
 
 def _same_except_epochs(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -90,13 +92,28 @@ def prepare_tokens(cfg: dict[str, Any], exp_dir: Path, train_texts: list[str], b
     return BpeTokenizer(local)
 
 
+def _dev_subset(cuts, max_utts: int):
+    """At most ``max_utts`` cuts spread evenly over the sorted ids (every speaker keeps a share)."""
+    ids = sorted(c.id for c in cuts)
+    if not max_utts or len(ids) <= max_utts:
+        return cuts
+    step = len(ids) / max_utts
+    return cuts.subset(cut_ids=[ids[int(i * step)] for i in range(max_utts)])
+
+
 def train_e2e(conf: PathLike, exp_dir: PathLike, data_dir: PathLike, corpus: str = "synthetic_grid",
               train_set: str = "train", dev_set: Optional[str] = "dev", overrides: Iterable[str] = (),
-              device: str = "auto", bpe_model: Optional[PathLike] = None) -> dict[str, Any]:
+              device: str = "auto", bpe_model: Optional[PathLike] = None, init: Sequence[str] = (),
+              init_avg: int = 1) -> dict[str, Any]:
     """Resolve the config, write it to exp_dir/config.yaml, and train (resuming if checkpoints exist).
+    ``init``: ``DIR:prefix,...`` specs (:class:`avsr.train.init_from.InitSpec`) whose parameters
+    start the model (averaged over the source's last ``init_avg`` epochs); recorded in the config.
     Works in a torchrun DDP launch (every rank calls this)."""
     exp_dir = Path(exp_dir)
     cfg = resolve_config(conf, overrides)
+    if init:
+        cfg["init"] = [InitSpec.parse(text).to_dict() for text in init]
+        cfg["init_avg"] = init_avg
     cfg["data"] = {"dir": str(data_dir), "corpus": corpus, "train_set": train_set, "dev_set": dev_set}
     info, dev = init_distributed(device)
     saved = exp_dir / "config.yaml"
@@ -106,8 +123,11 @@ def train_e2e(conf: PathLike, exp_dir: PathLike, data_dir: PathLike, corpus: str
             raise AvsrInputError(saved, "this experiment was started with a different config: use a new --exp-dir "
                                  "(or delete it to start over)")
     train_cuts = load_cuts(cuts_path(data_dir, corpus, train_set))
-    train_cache = FeatureCache(train_cuts, desc=f"load {train_set}")
-    dev_cache = FeatureCache(load_cuts(cuts_path(data_dir, corpus, dev_set)), desc=f"load {dev_set}") if dev_set else None
+    fusion = cfg["frontend"]["fusion"]  # models that read video refuse cut sets without it, by name
+    train_cache = FeatureCache(train_cuts, desc=f"load {train_set}", fusion=fusion,
+                               source=cuts_path(data_dir, corpus, train_set))
+    dev_cache = FeatureCache(_dev_subset(load_cuts(cuts_path(data_dir, corpus, dev_set)), cfg["train"].get("dev_max_utts", 0)),
+                             desc=f"load {dev_set}", fusion=fusion, source=cuts_path(data_dir, corpus, dev_set)) if dev_set else None
     if info.is_main:
         exp_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(saved, yaml.safe_dump(cfg, sort_keys=False))
@@ -115,6 +135,8 @@ def train_e2e(conf: PathLike, exp_dir: PathLike, data_dir: PathLike, corpus: str
     seed_everything(int(cfg.get("train", {}).get("seed", 1234)))  # same initial weights on every run / rank
     model = build_model(cfg, tokenizer.vocab_size)
     model.frontend.set_normalisation(*train_cache.normalisation_stats())
+    if cfg.get("init") and latest_epoch(exp_dir) is None:  # a resumed run loads its own checkpoint instead
+        init_from(model, init_specs_from_config(cfg), int(cfg.get("init_avg", 1)))
     if info.is_main:
         n = sum(p.numel() for p in model.parameters())
         log.info("%s: %s model, fusion %s, %d parameters, vocab %d, %d train utts, device %s, world size %d",

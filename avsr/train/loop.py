@@ -53,6 +53,7 @@ class TrainOptions:
     spec_augment_conf: dict = field(default_factory=dict)
     num_threads: int = 2
     dev_max_duration: float = 120.0
+    dev_max_utts: int = 0  # dev loss on this many utterances (evenly spread; 0 = all): it is only a progress signal
 
 
 def seed_everything(seed: int) -> None:

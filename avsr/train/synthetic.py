@@ -4,7 +4,8 @@ E2E training/decoding code without running stages 0-3.
 Each GRID sentence becomes fbank frames whose mean depends on the word (a fixed random 80-d
 pattern per word, plus noise) and mouth crops showing a fixed random 44x44 pattern per word, so
 the task is learnable from either stream. Cuts carry the same fields as stage 3's
-(``features``, custom ``mouth_roi`` temporal array at 25 fps, supervision text).
+(``features``, custom ``mouth_roi`` temporal array at 25 fps, supervision text). With
+``video=False`` the cuts are those of an audio-only corpus: the same fbank, no ``mouth_roi``.
 """
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ PathLike = Union[str, Path]
 
 
 def make_synthetic_cuts(data_dir: PathLike, sizes: Mapping[str, int], corpus: str = "synthetic_grid", seed: int = 0,
-                        frames_per_word: int = 24, crop: int = 44, noise: float = 0.5) -> dict[str, Path]:
-    """Write ``data_dir/fbank/<corpus>_cuts_<set>.jsonl.gz`` for each set name → size; returns the paths."""
+                        frames_per_word: int = 24, crop: int = 44, noise: float = 0.5, video: bool = True) -> dict[str, Path]:
+    """Write ``data_dir/fbank/<corpus>_cuts_<set>.jsonl.gz`` for each set name → size; returns the paths.
+    ``video=False``: no mouth crops (the fbank and texts are identical to ``video=True``'s)."""
     data_dir = Path(data_dir)
     (data_dir / "fbank").mkdir(parents=True, exist_ok=True)
     words = grid_vocabulary()
@@ -49,11 +51,6 @@ def make_synthetic_cuts(data_dir: PathLike, sizes: Mapping[str, int], corpus: st
                 fbank = fbank + noise * rng.standard_normal(fbank.shape).astype(np.float32)
                 labels = np.concatenate([np.full(f.shape[0], -1 if j in (0, len(frames) - 1) else j - 1)
                                          for j, f in enumerate(frames)])
-                tv = fbank.shape[0] // 4
-                roi = np.zeros((tv, crop, crop), np.uint8)
-                for t in range(tv):
-                    lab = labels[4 * t]
-                    roi[t] = 128 if lab < 0 else video_pattern[sent[lab]]
                 cut_id = f"{name}_{i:04d}"
                 duration = fbank.shape[0] * 0.01
                 feats = Features(type="synthetic", num_frames=fbank.shape[0], num_features=80, frame_shift=0.01,
@@ -64,8 +61,14 @@ def make_synthetic_cuts(data_dir: PathLike, sizes: Mapping[str, int], corpus: st
                               supervisions=[SupervisionSegment(id=cut_id, recording_id=cut_id, start=0.0,
                                                                duration=duration, text=" ".join(sent),
                                                                speaker=f"spk{set_index}")])
-                cut = cut.with_custom("mouth_roi", writer.store_array(f"{cut_id}/roi", roi, frame_shift=0.04,
-                                                                      temporal_dim=0, start=0.0))
+                if video:
+                    tv = fbank.shape[0] // 4
+                    roi = np.zeros((tv, crop, crop), np.uint8)
+                    for t in range(tv):
+                        lab = labels[4 * t]
+                        roi[t] = 128 if lab < 0 else video_pattern[sent[lab]]
+                    cut = cut.with_custom("mouth_roi", writer.store_array(f"{cut_id}/roi", roi, frame_shift=0.04,
+                                                                          temporal_dim=0, start=0.0))
                 cuts.append(cut)
         path = data_dir / "fbank" / f"{corpus}_cuts_{name}.jsonl.gz"
         CutSet.from_cuts(cuts).to_file(path)

@@ -66,6 +66,7 @@ def detect_faces(
     min_neighbors: int = 5,
     min_face_fraction: float = 0.2,
     max_detect_side: int = 320,
+    detect_every: int = 1,
 ) -> list[Optional[Box]]:
     """Viola-Jones face box (x, y, w, h) per frame of gray uint8 ``frames`` [T, H, W], None where none is found.
 
@@ -76,15 +77,21 @@ def detect_faces(
     ``min_face_fraction``: smallest face side as a fraction of the shorter frame side (faster,
     and rejects small background false alarms). ``max_detect_side``: frames are downscaled so the
     longer side is at most this before detection (Haar cost grows with the pixel count; GRID's
-    360x288 faces are ~140 px, far above the 24 px the cascade needs).
+    360x288 faces are ~140 px, far above the 24 px the cascade needs). ``detect_every``: run the
+    detector on every n-th frame (and the last) only; the others get None and the track smoother
+    interpolates them (a talking head moves little in 40-120 ms; detection is most of stage 3).
     """
     if frames.ndim != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be gray uint8 [T, H, W], got {frames.dtype} {frames.shape}")
     _, height, width = frames.shape
     scale = min(1.0, max_detect_side / max(height, width))
     min_size = max(24, int(round(min_face_fraction * min(height, width) * scale)))
+    attempted = detection_frames(len(frames), detect_every)
     candidates: list[np.ndarray] = []
-    for frame in frames:
+    for index, frame in enumerate(frames):
+        if not attempted[index]:
+            candidates.append(np.zeros((0, 4)))
+            continue
         small = frame if scale == 1.0 else cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         candidates.append(_detect_candidates(small, min_size, scale_factor, min_neighbors) / scale)
 
@@ -103,6 +110,17 @@ def detect_faces(
         best = cands[int(np.argmax(scores))]
         chosen.append(tuple(int(round(v)) for v in best))  # type: ignore[arg-type]
     return chosen
+
+
+def detection_frames(num_frames: int, detect_every: int = 1) -> np.ndarray:
+    """Bool mask [T] of the frames the detector runs on: every ``detect_every``-th and the last."""
+    if detect_every < 1:
+        raise ValueError(f"detect_every must be >= 1, got {detect_every}")
+    mask = np.zeros(num_frames, dtype=bool)
+    mask[::detect_every] = True
+    if num_frames:
+        mask[-1] = True
+    return mask
 
 
 @dataclass(frozen=True)
@@ -171,7 +189,7 @@ class RoiResult:
     """Mouth crops of one clip and how they were found.
 
     ``boxes``: mouth boxes (x, y, w, h) used per frame; ``face_boxes``: the smoothed face track;
-    ``detected``: Haar found a face in that frame; ``face_fraction``: mean of ``detected``;
+    ``detected``: Haar found a face in that frame; ``face_fraction``: mean of ``detected`` over the frames the detector ran on;
     ``source``: ``"haar"``, ``"known_face_boxes"`` or ``"centre_default"`` (no face found at all).
     """
 
@@ -212,6 +230,7 @@ def extract_mouth_rois(
     median_window: int = 5,
     mean_window: int = 5,
     detections: Optional[Sequence[Optional[Box]]] = None,
+    detect_every: int = 1,
 ) -> RoiResult:
     """Gray mouth crops [T, crop_size, crop_size] of a gray uint8 clip [T, H, W].
 
@@ -219,13 +238,14 @@ def extract_mouth_rois(
     fewer than ``min_detected_frames`` frames is the face track replaced by ``known_face_boxes``
     (e.g. the renderer's true boxes for the generated corpus; [4] or [T, 4], same convention as a
     Haar box) or, failing that, a centred default box; ``source`` says which. ``detections`` lets
-    a caller pass precomputed :func:`detect_faces` output.
+    a caller pass precomputed :func:`detect_faces` output; ``detect_every`` must match how it was
+    run, so that ``face_fraction`` counts only the frames the detector looked at.
     """
     if frames.ndim != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be gray uint8 [T, H, W], got {frames.dtype} {frames.shape}")
     num_frames, height, width = frames.shape
     if detections is None:
-        detections = detect_faces(frames)
+        detections = detect_faces(frames, detect_every=detect_every)
     if len(detections) != num_frames:
         raise ValueError(f"{len(detections)} detections for {num_frames} frames")
     detected = np.array([d is not None for d in detections], dtype=bool)
@@ -252,7 +272,7 @@ def extract_mouth_rois(
         boxes=mouth.astype(np.float32),
         face_boxes=face_track.astype(np.float32),
         detected=detected,
-        face_fraction=float(detected.mean()) if num_frames else 0.0,
+        face_fraction=float(detected[detection_frames(num_frames, detect_every)].mean()) if num_frames else 0.0,
         source=source,
     )
 

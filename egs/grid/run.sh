@@ -1,68 +1,109 @@
 #!/usr/bin/env bash
-# GRID corpus recipe (Cooke et al. 2006): point --grid-root at the unpacked corpus
-# (<root>/<spk>/<utt>.mpg, <root>/alignments/<spk>/<utt>.align). The corpus is only read.
-# Stages 1-3 are the default recipe's steps; only stage 0 (local/) is GRID's own.
+# GRID corpus recipe (Cooke et al. 2006). Only GRID's own preparation lives here (stage -1
+# download, stage 0 index + lexicon, in local/); stages 1-14 are the top-level ./run.sh,
+# called with --corpus grid (RECIPE_CONTRACT: .notes/RECIPE_CONTRACT.md). The corpus is only read.
 set -euo pipefail
+invocation_dir=$PWD
 cd "$(dirname "$0")"
 root=$(cd ../.. && pwd)
 
 stage=0
 stop_stage=100
-grid_root=
+corpus_dir=
+grid_root=           # old name of --corpus-dir, still accepted
+download=false
+download_speakers=all
+split=unseen
+dev_speakers="s3 s4"
+test_speakers="s1 s2 s20 s22"
+test_per_speaker=255
+dev_per_speaker=25
+modality=av
+preset=
 seed=1234
 nj=2
 data=data
 exp=exp
 corpus=grid
-dev_speakers="s3 s4"
-test_speakers="s1 s2 s20 s22"
+pipeline=$root/run.sh
 
-help_message="Usage: egs/grid/run.sh --grid-root /path/to/GRID [options]
+help_message="Usage: egs/grid/run.sh --corpus-dir /path/to/GRID [options]
 Options:
-  --grid-root DIR      unpacked GRID corpus (read only)
-  --stage N            first stage (default $stage)
-  --stop-stage N       last stage (default $stop_stage)
-  --dev-speakers 'S..' held-out dev speakers (default '$dev_speakers')
-  --test-speakers 'S..' unseen test speakers (default '$test_speakers', LipNet's unseen-speaker split)
-  --seed S             noise seed (default $seed)
-  --nj N               parallel jobs (default $nj)
-  --data DIR, --exp DIR  output dirs (default $data, $exp; relative to egs/grid)
+  --corpus-dir DIR      GRID corpus: <spk>/<utt>.mpg + alignments/<spk>/<utt>.align (read only; --grid-root is an alias)
+  --download true       first fetch what is missing from the official site into --corpus-dir (stage -1)
+  --download-speakers S speakers to fetch: 'all' (default) or e.g. '1-4 20 22'
+  --split P             unseen (default: test s1 s2 s20 s22, dev s3 s4) | overlapped (255 random test
+                        sentences per speaker, LipNet; --dev-per-speaker more as dev)
+  --dev-speakers 'S..'  unseen: dev speakers (default '$dev_speakers')
+  --test-speakers 'S..' unseen: test speakers (default '$test_speakers')
+  --test-per-speaker N  overlapped: test sentences per speaker (default $test_per_speaker)
+  --dev-per-speaker N   overlapped: dev sentences per speaker (default $dev_per_speaker)
+  --modality M          av (default) | audio: passed to the pipeline
+  --stage N --stop-stage N  stages to run (default $stage..$stop_stage; -1 = download)
+  --seed S              split draw, noise and training seed (default $seed)
+  --nj N                parallel jobs (default $nj)
+  --preset P            passed to the pipeline when set
+  --data DIR, --exp DIR output dirs (default $data, $exp; relative to egs/grid)
+  --pipeline FILE       the pipeline stages 1+ are delegated to (default: the top-level run.sh)
 Stages:
-  0  index GRID, transcripts from .align (or the utterance name), audio track -> 16 kHz wav  -> \$data/wav, \$data/local/grid
-  1  lhotse manifests (audio + video), validated; bad clips listed               -> \$data/manifests
-  2  noisy dev/test copies (white, babble; 20..-5 dB)                            -> \$data/manifests, \$data/noise
-  3  features: fbank 80, MFCC 24, Haar mouth ROI + DCT, ROI report               -> \$data/fbank, \$data/video"
+ -1  download missing GRID archives (only with --download true or --stage -1)   -> --corpus-dir
+  0  index GRID, transcripts from .align, audio track -> 16 kHz wav, the split,
+     CMUdict lexicon of the 51 words      -> \$data/wav, \$data/local/grid/{train,dev,test}.jsonl, split.json, lexicon.txt
+  1+ the top-level pipeline: manifests, noise, features, lang, LM, GMM, hybrid, E2E, leaderboard"
 
 . "$root/tools/parse_options.sh"
 . "$root/tools/stage_lib.sh"
 
-if [[ -z "$grid_root" ]]; then
-  echo "error: --grid-root is required (the unpacked GRID corpus)" >&2
+if [[ -n "$grid_root" ]]; then
+  if [[ -n "$corpus_dir" && "$corpus_dir" != "$grid_root" ]]; then
+    echo "error: --grid-root ($grid_root) and --corpus-dir ($corpus_dir) disagree: give one" >&2
+    exit 1
+  fi
+  corpus_dir=$grid_root
+fi
+if [[ -z "$corpus_dir" ]]; then
+  echo "error: --corpus-dir is required (the unpacked GRID corpus, or where --download true puts it)" >&2
   exit 1
 fi
+[[ "$corpus_dir" = /* ]] || corpus_dir=$invocation_dir/$corpus_dir   # relative to where the user ran us
+[[ $download == true && $stage -gt -1 ]] && stage=-1
+case $split in unseen|overlapped) ;; *) echo "error: --split must be unseen or overlapped, not '$split'" >&2; exit 1 ;; esac
+case $modality in av|audio) ;; *) echo "error: --modality must be av or audio, not '$modality'" >&2; exit 1 ;; esac
+
 bash "$root/tools/install.sh"
 export PATH="$root/.venv/bin:$PATH"
+mkdir -p "$data" "$exp/log"
+data_abs=$(cd "$data" && pwd)
+exp_abs=$(cd "$exp" && pwd)
 marker_dir=$data/.stages
-mkdir -p "$exp/log"
-key="grid_root=$grid_root dev=$dev_speakers test=$test_speakers"
+index_dir=$data/local/$corpus
 
-# shellcheck disable=SC2086  # speaker lists are meant to split into words
-run_stage 0 "prepare GRID from $grid_root" "$key" \
-  python local/prepare_grid.py --corpus-dir "$grid_root" --out-audio-dir "$data/wav" \
-    --index-dir "$data/local/$corpus" --dev-speakers $dev_speakers --test-speakers $test_speakers \
+if stage_selected -1; then   # no marker: the check of what is present is cheap, and always right
+  log "Stage -1: download missing GRID archives into $corpus_dir"
+  python local/download_grid.py --corpus-dir "$corpus_dir" --speakers "$download_speakers" \
+    --log-file "$exp/log/stage-1_download.log"
+fi
+
+if [[ $split == unseen ]]; then
+  split_key="split=unseen dev=$dev_speakers test=$test_speakers"
+else
+  split_key="split=overlapped seed=$seed test_per_speaker=$test_per_speaker dev_per_speaker=$dev_per_speaker"
+fi
+prepare_stage() {
+  # shellcheck disable=SC2086  # speaker lists are meant to split into words
+  python local/prepare_grid.py --corpus-dir "$corpus_dir" --out-audio-dir "$data/wav" --index-dir "$index_dir" \
+    --split "$split" --seed "$seed" --dev-speakers $dev_speakers --test-speakers $test_speakers \
+    --test-per-speaker "$test_per_speaker" --dev-per-speaker "$dev_per_speaker" \
     --nj "$nj" --log-file "$exp/log/stage0_prepare.log"
-
-run_stage 1 "lhotse manifests" "$key" \
-  python "$root/steps/make_manifests.py" --index-dir "$data/local/$corpus" --corpus "$corpus" \
-    --out-dir "$data/manifests" --nj "$nj" --log-file "$exp/log/stage1_manifests.log"
-
-run_stage 2 "noisy dev/test sets" "$key seed=$seed $(cksum < "$root/conf/noise.yaml")" \
-  python "$root/steps/make_noisy_sets.py" --manifest-dir "$data/manifests" --corpus "$corpus" \
-    --noise-dir "$data/noise" --conf "$root/conf/noise.yaml" --seed "$seed" --log-file "$exp/log/stage2_noise.log"
-
-run_stage 3 "audio + video features" "$key seed=$seed $(cat "$root/conf/noise.yaml" "$root/conf/features.yaml" | cksum)" \
-  python "$root/steps/compute_features.py" --manifest-dir "$data/manifests" --corpus "$corpus" \
-    --out-dir "$data/fbank" --video-dir "$data/video" --conf "$root/conf/features.yaml" \
-    --nj "$nj" --log-file "$exp/log/stage3_features.log"
-
+  python local/make_lexicon.py "$index_dir/lexicon.txt"
+}
+run_stage 0 "prepare GRID from $corpus_dir ($split split) + CMUdict lexicon" "corpus_dir=$corpus_dir $split_key" prepare_stage
 print_stage_summary
+
+if [[ $stop_stage -ge 1 ]]; then
+  first=$(( stage > 1 ? stage : 1 ))
+  log "Stages $first-$stop_stage: the top-level pipeline ($pipeline) on --corpus $corpus"
+  "$pipeline" --corpus "$corpus" --data "$data_abs" --exp "$exp_abs" --stage "$first" --stop-stage "$stop_stage" \
+    --modality "$modality" --lexicon "$data_abs/local/$corpus/lexicon.txt" --grammar grid \
+    ${preset:+--preset "$preset"} --nj "$nj" --seed "$seed"
+fi

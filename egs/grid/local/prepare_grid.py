@@ -2,8 +2,12 @@
 """Stage 0 of egs/grid: index the real GRID corpus and extract its audio, without touching it.
 
 Writes <out-audio-dir>/<speaker>/<utt>.wav (16 kHz mono PCM16, from each .mpg's audio track),
-<index-dir>/{train,dev,test}.jsonl (speaker-disjoint splits) and <index-dir>/bad_cuts.txt
-(clips that failed validation, skipped). With --utt, prepares and checks a single clip, prints
+<index-dir>/{train,dev,test}.jsonl, the split record <index-dir>/split.json + split_utts.tsv
+and <index-dir>/bad_cuts.txt (clips that failed validation, skipped).
+
+Splits (--split): "unseen" = LipNet's unseen speakers (test s1 s2 s20 s22; dev s3 s4 is ours);
+"overlapped" = LipNet's overlapped speakers (255 random sentences of every speaker test, the
+rest train; --dev-per-speaker more random ones per speaker as dev, ours), deterministic in --seed. With --utt, prepares and checks a single clip, prints
 its record as JSON and fails with a one-line error if the clip is bad.
 
 Example:
@@ -14,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from avsr.data.grid import (
@@ -26,6 +29,7 @@ from avsr.data.grid import (
     prepare_grid,
     select_clip,
 )
+from avsr.data.grid_splits import OVERLAPPED_DEV_PER_SPEAKER, OVERLAPPED_TEST_PER_SPEAKER, PROTOCOLS, SplitConfig
 from avsr.data.records import record_to_dict
 from avsr.utils.cli import run_cli
 from avsr.utils.logging import setup_logging
@@ -42,6 +46,12 @@ def parse_args() -> argparse.Namespace:
                         help="speakers held out for development (default: %(default)s)")
     parser.add_argument("--test-speakers", nargs="*", default=list(DEFAULT_TEST_SPEAKERS),
                         help="unseen test speakers (default: %(default)s, the LipNet unseen-speaker protocol)")
+    parser.add_argument("--split", choices=PROTOCOLS, default="unseen", help="evaluation protocol (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=1234, help="overlapped split: random draw seed (default: %(default)s)")
+    parser.add_argument("--test-per-speaker", type=int, default=OVERLAPPED_TEST_PER_SPEAKER,
+                        help="overlapped split: test sentences per speaker (default: %(default)s, LipNet)")
+    parser.add_argument("--dev-per-speaker", type=int, default=OVERLAPPED_DEV_PER_SPEAKER,
+                        help="overlapped split: dev sentences per speaker (default: %(default)s)")
     parser.add_argument("--utt", default=None,
                         help="prepare only this clip (<speaker>/<utt>); a bad clip is an error instead of a bad_cuts.txt line")
     parser.add_argument("--nj", type=int, default=1, help="parallel processes (default: %(default)s)")
@@ -49,10 +59,12 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.utt is None and args.index_dir is None:
         parser.error("--index-dir is required (unless --utt is given)")
-    if set(args.dev_speakers) & set(args.test_speakers):
+    if args.split == "unseen" and set(args.dev_speakers) & set(args.test_speakers):
         parser.error(f"speakers in both --dev-speakers and --test-speakers: {sorted(set(args.dev_speakers) & set(args.test_speakers))}")
     if args.nj < 1:
         parser.error("--nj must be >= 1")
+    if args.test_per_speaker < 0 or args.dev_per_speaker < 0:
+        parser.error("--test-per-speaker and --dev-per-speaker must be >= 0")
     return args
 
 
@@ -65,7 +77,9 @@ def main() -> None:
         record = prepare_clip(clip, args.out_audio_dir)
         print(json.dumps(record_to_dict(record), ensure_ascii=False))
         return
-    prepare_grid(args.corpus_dir, args.out_audio_dir, args.index_dir, args.dev_speakers, args.test_speakers, args.nj)
+    split = SplitConfig(args.split, args.seed, tuple(args.dev_speakers), tuple(args.test_speakers),
+                        args.test_per_speaker, args.dev_per_speaker)
+    prepare_grid(args.corpus_dir, args.out_audio_dir, args.index_dir, num_jobs=args.nj, split=split)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,15 @@
+# Preset "default": the README's first command. Sized so that ./run.sh on a fresh clone finishes in
+# about 15 minutes on 2 CPU cores (corpus: conf/corpus_default.yaml). Sourced by run.sh; each
+# value is passed to the steps as an override of the model configs in conf/.
+
+hybrid_epochs=6            # hybrid DNNs (conf/hybrid_common.yaml train.epochs)
+ctc_att_epochs=15            # CTC+attention A and V, from scratch (conf/ctc_attention.yaml train.epochs)
+ctc_att_av_epochs=5          # AV models, started from the A and V models (run.sh stage 10)
+transducer_epochs=5          # transducers, started from the CTC+attention model of the same input
+e2e_avg=3                  # checkpoints averaged for decoding
+# The leaderboard's columns: clean, babble at 20..-5 dB, white at 10 and 0 dB (--preset full: all
+# five white SNRs; stage 2 makes them all).
+test_sets_all="test test_babble_snr20 test_babble_snr10 test_babble_snr5 test_babble_snr0 test_babble_snr-5
+  test_white_snr10 test_white_snr0"
+# Where every E2E decoding method is compared (the others get one method per model family).
+test_sets_focus="test test_babble_snr0 test_babble_snr-5"
