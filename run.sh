@@ -53,7 +53,7 @@ Stages:
  13  transducer decoding: greedy, beam, modified beam                              -> \$exp/transducer_*/decode_*
  14  leaderboard: WER/PER tables with 95% intervals, AV-vs-A tests, plots          -> RESULTS.md, \$exp/plots"
 
-command_line="${RUN_COMMAND:-./run.sh $*}"   # for RESULTS.md (egs recipes pass their own command line)
+command_line="${RUN_COMMAND:-./run.sh${*:+ $*}}"   # for RESULTS.md (egs recipes pass their own command line)
 . tools/parse_options.sh
 . tools/stage_lib.sh
 

@@ -48,7 +48,7 @@ def main() -> None:
     p.add_argument("--out-dir", required=True, type=Path, help="features-attached cut sets + audio feature storage")
     p.add_argument("--video-dir", required=True, type=Path, help="mouth ROI storage + roi_stats.json")
     p.add_argument("--index-dir", type=Path, help="stage-0 records (face boxes known to a generator, if any)")
-    p.add_argument("--conf", type=Path, default=Path("conf/features.yaml"))
+    p.add_argument("--conf", type=Path, default=Path(__file__).resolve().parents[1] / "conf" / "features.yaml")
     p.add_argument("--no-video", action="store_true",
                    help="audio features only (automatic when no clean cut has a video source)")
     p.add_argument("--nj", type=int, default=2)

@@ -17,6 +17,7 @@ from lhotse import CutSet, Recording, RecordingSet
 from lhotse.cut import Cut
 
 from avsr.utils.io import atomic_path
+from avsr.utils.errors import AvsrInputError
 
 PathLike = Union[str, Path]
 NOISE_TYPES = ("white", "babble")
@@ -67,6 +68,8 @@ def make_babble(
     if not out_path.is_file():
         rng = random.Random(seed)
         pool = sorted(source_cuts.ids)
+        if not pool:
+            raise AvsrInputError(out_path, "babble needs source utterances (the babble source split is empty)")
         by_id = {c.id: c for c in source_cuts}
         total = int(duration * sampling_rate)
         mix = np.zeros(total, dtype=np.float64)

@@ -117,8 +117,8 @@ def score_set(
     t0 = time.time()
     per_utt: dict[str, dict] = {u: {} for u in scores}
     summary: dict = {"system": system, "set": set_name, "num_utts": len(scores)}
-    if labels is not None:
-        counts = frame_error_counts({u: scores[u] for u in scores if u in labels}, labels)
+    counts = frame_error_counts({u: scores[u] for u in scores if u in labels}, labels) if labels else {}
+    if counts:  # no alignments for this set (e.g. another corpus's clips): no frame PER
         for u, (e, n) in counts.items():
             per_utt[u].update(frame_err=e, frames=n)
         tot_e, tot_n = sum(e for e, _ in counts.values()), sum(n for _, n in counts.values())

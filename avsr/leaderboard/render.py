@@ -15,15 +15,21 @@ PER_SOURCES = {
 
 
 def per_source_note(rows: Sequence[SystemRow]) -> str:
-    """Which rows' PER comes from phone decoding and which from word → phone mapping."""
-    by_source: dict[str, list[str]] = {}
+    """Which rows' PER, in which conditions, comes from phone decoding and which from word → phone
+    mapping (the recipe decodes phones only in its focus conditions)."""
+    names: dict[str, list[str]] = {}
+    conditions: dict[str, list[str]] = {}
     for r in rows:
-        for source in sorted({s.per_source for s in r.scores.values() if s.per_source and "per" in s.rates}):
-            by_source.setdefault(source, []).append(r.key)
-    lines = []
-    for source, keys in by_source.items():
-        names = list(dict.fromkeys(k.split(" / ")[0] for k in keys))
-        lines.append(f"- {PER_SOURCES.get(source, source)}: {', '.join(names)}")
+        for score in r.scores.values():
+            if not score.per_source or "per" not in score.rates:
+                continue
+            name = r.key.split(" / ")[0]
+            if name not in names.setdefault(score.per_source, []):
+                names[score.per_source].append(name)
+            if score.condition.label not in conditions.setdefault(score.per_source, []):
+                conditions[score.per_source].append(score.condition.label)
+    lines = [f"- {PER_SOURCES.get(source, source)}: {', '.join(keys)} (conditions: {', '.join(conditions[source])})"
+             for source, keys in names.items()]
     return "PER sources:\n" + "\n".join(lines) + "\n" if lines else ""
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GRID corpus recipe (Cooke et al. 2006). Only GRID's own preparation lives here (stage -1
 # download, stage 0 index + lexicon, in local/); stages 1-14 are the top-level ./run.sh,
-# called with --corpus grid (RECIPE_CONTRACT: .notes/RECIPE_CONTRACT.md). The corpus is only read.
+# called with --corpus grid (see docs/recipes.md). The corpus is only read.
 set -euo pipefail
 invocation_dir=$PWD
 cd "$(dirname "$0")"

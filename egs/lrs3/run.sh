@@ -3,7 +3,7 @@
 # (see README.md or --download true) and point --lrs3-root at the unpacked folders
 # (<root>/{pretrain,trainval,test}/<video_id>/<clip>.{mp4,txt}). The corpus is only read.
 # Stage 0 (local/) is LRS3's own; every later stage is the top-level ./run.sh, which this
-# script calls with --corpus lrs3 (see .notes/RECIPE_CONTRACT.md).
+# script calls with --corpus lrs3 (see docs/recipes.md).
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(cd ../.. && pwd)
