@@ -5,6 +5,7 @@ Scripts in bench/ import this as ``_common`` (their own directory is first on sy
 run as ``python bench/<script>.py``)."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -166,3 +167,13 @@ def host_header() -> str:
         f"- host: {platform.machine()}, {cpus} CPUs ({usable} usable), load average (1/5/15 min) {load}",
         f"- python {platform.python_version()}, torch {torch.__version__} ({torch.get_num_threads()} intra-op threads by default)",
     ])
+
+
+def exp_data_parser(doc: str) -> argparse.ArgumentParser:
+    """The --exp / --data options every experiment-reading benchmark takes; ``doc``: its __doc__."""
+    p = argparse.ArgumentParser(description=doc.split("\n")[0], epilog="\n".join(doc.split("\n")[1:]),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--exp", type=Path, required=True, help="experiment root (exp/)")
+    p.add_argument("--data", type=Path, help="data root with fbank/ manifests (default: from an E2E "
+                   "config.yaml, else <exp>/../data)")
+    return p

@@ -21,13 +21,12 @@ of decode time spent computing the acoustic scores (features + network / GMM), t
 """
 from __future__ import annotations
 
-import argparse
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from _common import (FRAME_RATE, NOT_RECORDED, default_data_dir, fmt, markdown_table, mean_min_max, read_json,
+from _common import (FRAME_RATE, NOT_RECORDED, default_data_dir, exp_data_parser, fmt, markdown_table, mean_min_max, read_json,
                      set_stats, systems)
 
 
@@ -122,11 +121,7 @@ def decode_table(records: list[DecodeRecord], by_system: bool = False) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog="\n".join(__doc__.split("\n")[1:]),
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--exp", type=Path, required=True, help="experiment root (exp/)")
-    p.add_argument("--data", type=Path, help="data root with fbank/ manifests (default: from an E2E "
-                   "config.yaml, else <exp>/../data)")
+    p = exp_data_parser(__doc__)
     p.add_argument("--by-system", action="store_true", help="one row per system and method")
     args = p.parse_args()
     if not args.exp.is_dir():

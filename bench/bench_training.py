@@ -22,7 +22,6 @@ A posterior-averaging hybrid system has nothing to train and is listed under the
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import statistics
 from collections import Counter
@@ -30,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from _common import (NOT_RECORDED, default_data_dir, fmt, markdown_table, read_json, read_yaml, set_stats,
+from _common import (NOT_RECORDED, default_data_dir, exp_data_parser, fmt, markdown_table, read_json, read_yaml, set_stats,
                      systems)
 
 HEADERS = ["system", "kind", "epochs", "train s", "s/epoch", "frames/s", "utts/s", "peak MiB"]
@@ -153,11 +152,7 @@ def training_table(exp_dir: Path, data_dir: Optional[Path] = None, kinds: tuple[
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog="\n".join(__doc__.split("\n")[1:]),
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--exp", type=Path, required=True, help="experiment root (exp/)")
-    p.add_argument("--data", type=Path, help="data root with fbank/ manifests (default: from an E2E "
-                   "config.yaml, else <exp>/../data)")
+    p = exp_data_parser(__doc__)
     args = p.parse_args()
     if not args.exp.is_dir():
         p.error(f"{args.exp}: not a directory")

@@ -122,3 +122,25 @@ def tiny_recipe_data(tmp_path_factory) -> tuple[Path, Path, float]:
     proc = run_recipe("--preset", "tiny", "--stop-stage", "5", "--data", str(data), "--exp", str(exp))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return data, exp, time.time() - t0
+
+
+def run_step_in_process(script, *args: str, cwd: Path) -> str:
+    """Run a step CLI's __main__ in this process (no interpreter + torch/lhotse start-up per
+    step, to keep tests fast) from ``cwd``; a failing step (SystemExit != 0) fails the test."""
+    import contextlib
+    import io
+    import runpy
+    import sys
+
+    old_argv, old_cwd, out = sys.argv, os.getcwd(), io.StringIO()
+    try:
+        os.chdir(cwd)
+        sys.argv = [str(script), *args]
+        with contextlib.redirect_stdout(out):
+            runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as exc:
+        assert exc.code in (0, None), f"{Path(script).name} exited with {exc.code}: {out.getvalue()[-2000:]}"
+    finally:
+        sys.argv = old_argv
+        os.chdir(old_cwd)
+    return out.getvalue()

@@ -5,14 +5,10 @@ a toy GMM-HMM + hybrid (trained on toy cuts in the stage-3 layout, same feature 
 tiny E2E models (audio-only and AV, trained for a few steps on the GRID cuts themselves)."""
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import os
-import runpy
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +17,7 @@ import yaml
 from lhotse import CutSet, validate
 
 from avsr.data.grid_decode import decode_with_embedded_models
-from tests.conftest import copy_grid_sample
+from tests.conftest import copy_grid_sample, run_step_in_process
 from tests.e2e_helpers import TINY_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,20 +34,7 @@ def _env() -> dict:
     return dict(os.environ, PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}", OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
 
 
-def _run_step(script: Path, *args: str, cwd: Path) -> str:
-    """A step CLI's __main__ in this process (no interpreter + lhotse/torch start-up per step)."""
-    old_argv, old_cwd, out = sys.argv, os.getcwd(), io.StringIO()
-    try:
-        os.chdir(cwd)
-        sys.argv = [str(script), *args]
-        with contextlib.redirect_stdout(out):
-            runpy.run_path(str(script), run_name="__main__")
-    except SystemExit as exc:
-        assert exc.code in (0, None), f"{script.name} exited with {exc.code}: {out.getvalue()[-2000:]}"
-    finally:
-        sys.argv = old_argv
-        os.chdir(old_cwd)
-    return out.getvalue()
+_run_step = run_step_in_process
 
 
 @pytest.fixture(scope="module")

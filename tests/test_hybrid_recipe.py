@@ -3,11 +3,8 @@ and alignment, HCLG, GMM decoding, hybrid training, posterior averaging and scor
 the score files the leaderboard reads; re-running a stage is a no-op."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
-import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -17,25 +14,12 @@ import yaml
 
 from avsr.hmm.toy import make_toy_corpus, noisy_copy, write_toy_cuts, write_toy_lang
 
+from tests.conftest import run_step_in_process
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _run(script: str, *args: str, cwd: Path) -> str:
-    """Run a step CLI's __main__ in this process (no interpreter/torch start-up per step, to
-    keep the file fast); a failing step (SystemExit != 0) fails the test."""
-    old_argv, old_cwd = sys.argv, os.getcwd()
-    out = io.StringIO()
-    try:
-        os.chdir(cwd)
-        sys.argv = [script, *args]
-        with contextlib.redirect_stdout(out):
-            runpy.run_path(script, run_name="__main__")
-    except SystemExit as exc:
-        assert exc.code in (0, None), f"{Path(script).name} exited with {exc.code}: {out.getvalue()[-2000:]}"
-    finally:
-        sys.argv = old_argv
-        os.chdir(old_cwd)
-    return out.getvalue()
+_run = run_step_in_process
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from avsr.data.grid_splits import (
     write_split,
 )
 from avsr.data.records import write_records
-from avsr.data.types import Segment, UttRecord
+from avsr.data.types import BadClip, Segment, UttRecord
 from avsr.utils.errors import AvsrInputError
 from avsr.utils.io import atomic_path, write_text_atomic
 from avsr.utils.paths import ensure_outside_corpus  # re-exported: egs/grid/local imports it from here
@@ -72,13 +72,6 @@ class GridClip:
         return f"{self.speaker}_{self.utt}"
 
 
-@dataclass(frozen=True)
-class BadClip:
-    """A clip that failed validation: reported in ``bad_cuts.txt`` and skipped."""
-
-    utt_id: str
-    path: str
-    reason: str
 
 
 def _align_candidates(corpus_dir: Path, speaker: str, utt: str) -> list[Path]:

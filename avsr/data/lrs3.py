@@ -48,7 +48,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from avsr.data.records import write_records
-from avsr.data.types import Segment, UttRecord
+from avsr.data.types import BadClip, Segment, UttRecord
 from avsr.utils.errors import AvsrInputError
 from avsr.utils.io import atomic_path, write_json_atomic, write_text_atomic
 from avsr.utils.parallel import job_pool
@@ -203,13 +203,6 @@ class Lrs3Clip:
         return f"{self.video_id}_{self.subset}_{self.clip}"
 
 
-@dataclass(frozen=True)
-class BadClip:
-    """A clip that failed validation: listed in ``bad_cuts.txt`` and skipped."""
-
-    utt_id: str
-    path: str
-    reason: str
 
 
 def check_download(corpus_dir: PathLike, subsets: Sequence[str] = SUBSETS) -> dict[str, int]:

@@ -36,3 +36,12 @@ class UttRecord:
     gender: Optional[str] = None
     # Where the face is, when the data generator knows it (x, y, w, h per frame); real data leaves it None.
     face_boxes: Optional[list[tuple[int, int, int, int]]] = None
+
+
+@dataclass(frozen=True)
+class BadClip:
+    """A clip that failed validation during corpus preparation: listed in ``bad_cuts.txt`` and skipped."""
+
+    utt_id: str
+    path: str
+    reason: str
