@@ -3,8 +3,6 @@ GMM log-likelihoods -> HCLG decoding (acoustic scale swept on dev) -> WER / PER,
 PER = argmax_s log p(x|s) + log p(s) against the forced alignment of the clean utterance."""
 from __future__ import annotations
 
-import logging
-import time
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -14,11 +12,9 @@ from avsr.hmm.alignment import read_alignments
 from avsr.hmm.cuts import clean_id, gmm_feature_dict, load_cuts, transcripts
 from avsr.hmm.features import GmmFeatureConfig
 from avsr.hmm.pipeline import load_gmm_model
-from avsr.hybrid.evaluate import log_priors, score_set, sweep_acoustic_scale
-from avsr.utils.io import write_json_atomic
+from avsr.hybrid.evaluate import log_priors, sweep_and_score
 
 PathLike = Union[str, Path]
-log = logging.getLogger(__name__)
 
 
 def evaluate_gmm(
@@ -55,22 +51,8 @@ def evaluate_gmm(
         ali = read_alignments(model_dir / f"ali_{set_name.split('_')[0]}.npz")
         clean = {c.id: clean_id(c) for c in cuts}
         labels = {u: ali[clean[u]].pdf for u in ll if clean[u] in ali}
-        return ll, labels, transcripts(cuts)
-
-    scale, info = 0.1, {}
-    if graph is not None:
-        ll, _, refs = scores_of(dev_set)
-        scale, sweep = sweep_acoustic_scale(graph, ll, refs, scales, beam)
-        info = {"dev_set": dev_set, "sweep_wer": sweep, "acoustic_scale": scale, "graph": str(graph_dir)}
-        write_json_atomic(model_dir / "decode.json", info)
-    out = {}
-    for s in sets:
-        t0 = time.time()
-        ll, labels, refs = scores_of(s)
         classify = {u: m + priors for u, m in ll.items()}  # frame classification uses the prior
-        out[s] = score_set(model_dir.name, s, classify, labels, model_dir / f"score_{s}", pseudo_ll=ll if graph else None,
-                           graph=graph, refs=refs, lexicon=lexicon, acoustic_scale=scale, beam=beam,
-                           phone_graph=phone_graph if phone_sets is None or s in phone_sets else None,
-                           extra={"eval_seconds": round(time.time() - t0, 2)})
-        log.info("%s %s: frame PER %s WER %s", model_dir.name, s, out[s].get("frame_per"), out[s].get("wer"))
-    return out
+        return classify, ll, labels, transcripts(cuts)
+
+    return sweep_and_score(model_dir, scores_of, sets, graph, graph_dir, lexicon, phone_graph, phone_sets,
+                           dev_set, scales, beam)

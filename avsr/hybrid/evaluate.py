@@ -158,3 +158,45 @@ def score_set(
     summary["per_utt"] = per_utt
     write_json_atomic(out_dir / "summary.json", summary)
     return summary
+
+
+SetScorer = Callable[[str], tuple]  # set -> (frame scores, pseudo log-likelihoods, labels, refs)
+
+
+def sweep_and_score(
+    model_dir: PathLike,
+    scores_of: SetScorer,
+    sets: Sequence[str],
+    graph: Optional[DecodingGraph],
+    graph_dir: Optional[PathLike],
+    lexicon=None,
+    phone_graph: Optional[DecodingGraph] = None,
+    phone_sets: Optional[Sequence[str]] = None,
+    dev_set: str = "dev",
+    scales: Sequence[float] = (0.05, 0.1, 0.2),
+    beam: float = 13.0,
+    extra: Optional[dict] = None,
+) -> dict[str, dict]:
+    """The scoring loop of every acoustic model (GMM or hybrid): pick the acoustic scale on
+    ``dev_set`` through ``graph`` (written to model_dir/decode.json), then :func:`score_set` each
+    set into model_dir/score_<set>/. ``scores_of(set)`` gives the frame-classification scores, the
+    pseudo log-likelihoods for decoding, the frame labels and the reference transcripts;
+    ``phone_sets``: the sets decoded through ``phone_graph`` (default: all)."""
+    model_dir = Path(model_dir)
+    scale = 0.1
+    if graph is not None:
+        _, pseudo_ll, _, refs = scores_of(dev_set)
+        scale, sweep = sweep_acoustic_scale(graph, pseudo_ll, refs, scales, beam)
+        write_json_atomic(model_dir / "decode.json",
+                          {"dev_set": dev_set, "sweep_wer": sweep, "acoustic_scale": scale, "graph": str(graph_dir)})
+    out = {}
+    for set_name in sets:
+        t0 = time.time()
+        frame_scores, pseudo_ll, labels, refs = scores_of(set_name)
+        out[set_name] = score_set(
+            model_dir.name, set_name, frame_scores, labels, model_dir / f"score_{set_name}",
+            pseudo_ll=pseudo_ll if graph else None, graph=graph, refs=refs, lexicon=lexicon, acoustic_scale=scale,
+            beam=beam, phone_graph=phone_graph if phone_sets is None or set_name in phone_sets else None,
+            extra={"eval_seconds": round(time.time() - t0, 2), **(extra or {})})
+        log.info("%s %s: frame PER %s WER %s", model_dir.name, set_name, out[set_name].get("frame_per"), out[set_name].get("wer"))
+    return out

@@ -32,7 +32,7 @@ from avsr.hmm.alignment import read_alignments
 from avsr.hmm.cuts import cuts_file, load_cuts, transcripts
 from avsr.hmm.pipeline import read_pdf_phone
 from avsr.hybrid.data import FrameSet, build_frame_set, load_raw_streams, pdf_labels
-from avsr.hybrid.evaluate import log_priors, score_set, sweep_acoustic_scale
+from avsr.hybrid.evaluate import log_priors, sweep_and_score
 from avsr.hybrid.frontend import FrontEnd, FrontEndConfig
 from avsr.hybrid.models import HybridModel, ModelConfig
 from avsr.hybrid.train import TrainConfig, resolve_device, train_model
@@ -241,23 +241,7 @@ def evaluate_hybrid(
         logpost = parts[0] if len(parts) == 1 else average_log_posteriors(parts, weights)
         labels_clean = _labels_for(ali_dir, set_name)
         labels = {u: labels_clean[clean[u]] for u in logpost if clean[u] in labels_clean}
-        return logpost, labels, refs
+        return logpost, {u: m - priors for u, m in logpost.items()}, labels, refs
 
-    scale = 0.1
-    decode_info: dict = {}
-    if graph is not None:
-        logpost, _, refs = scores_of(dev_set)
-        scale, sweep = sweep_acoustic_scale(graph, {u: m - priors for u, m in logpost.items()}, refs, scales, beam)
-        decode_info = {"dev_set": dev_set, "sweep_wer": sweep, "acoustic_scale": scale, "graph": str(graph_dir)}
-        write_json_atomic(model_dir / "decode.json", decode_info)
-    out = {}
-    for s in sets:
-        t0 = time.time()
-        logpost, labels, refs = scores_of(s)
-        pll = {u: m - priors for u, m in logpost.items()}
-        out[s] = score_set(system, s, logpost, labels, model_dir / f"score_{s}", pseudo_ll=pll if graph else None, graph=graph,
-                           refs=refs, lexicon=lexicon, acoustic_scale=scale, beam=beam,
-                           phone_graph=phone_graph if phone_sets is None or s in phone_sets else None,
-                           extra={"eval_seconds": round(time.time() - t0, 2), "members": members or [str(model_dir)]})
-        log.info("%s %s: frame PER %s WER %s", system, s, out[s].get("frame_per"), out[s].get("wer"))
-    return out
+    return sweep_and_score(model_dir, scores_of, sets, graph, graph_dir, lexicon, phone_graph, phone_sets,
+                           dev_set, scales, beam, extra={"members": members or [str(model_dir)]})
