@@ -521,7 +521,7 @@ def prepare_lrs3(
 ) -> dict[str, list[UttRecord]]:
     """Prepare LRS3: records per split in ``<index_dir>/{train,dev,test}.jsonl``, bad clips in
     ``bad_cuts.txt`` (``utt_id<TAB>path<TAB>reason``), the split in ``split.json`` and (unless
-    ``lexicon`` is False) ``lexicon.txt`` for the training words. Returns the records per split."""
+    ``lexicon`` is False) ``lexicon.txt`` for the words of every split. Returns the records per split."""
     corpus_dir, media_dir, index_dir = Path(corpus_dir), Path(media_dir), Path(index_dir)
     ensure_outside_corpus(corpus_dir, media_dir, "the media output directory")
     ensure_outside_corpus(corpus_dir, index_dir, "the index directory")
@@ -563,7 +563,8 @@ def prepare_lrs3(
         },
     )
     if lexicon:
-        lines, by_espeak = training_lexicon_lines(w for r in by_split["train"] for w in r.text.split())
+        # every split: stage 6 aligns dev and test too (CMUdict, espeak-ng for the rest, as a G2P would)
+        lines, by_espeak = training_lexicon_lines(w for recs in by_split.values() for r in recs for w in r.text.split())
         write_text_atomic(index_dir / "lexicon.txt", "".join(f"{line}\n" for line in lines))
         logger.info("lexicon.txt: %d entries, %d words from espeak-ng (not in CMUdict)", len(lines), len(by_espeak))
     logger.info(

@@ -55,6 +55,16 @@ def modality_lines(rows: Sequence[SystemRow], family: str, axis: Sequence[Condit
     return out
 
 
+def _error_bar(rate, interval) -> tuple[float, float]:
+    """Error-bar lengths below and above ``rate``; 0 where there is no interval, where it is NaN
+    (no per-utterance counts) or where the rate lies outside it (a summary rate recomputed
+    differently from the per-utterance counts, e.g. frame PER without alignments)."""
+    if rate is None or interval is None:
+        return 0.0, 0.0
+    low, high = rate - interval.low, interval.high - rate
+    return (low if low >= 0 else 0.0), (high if high >= 0 else 0.0)
+
+
 def _plot_family(ax, rows: Sequence[SystemRow], family: str, stats: Statistics, methods: Mapping[str, str]) -> bool:
     axis = snr_axis([r for r in rows if r.family == family])
     lines = modality_lines(rows, family, axis, methods)
@@ -68,8 +78,9 @@ def _plot_family(ax, rows: Sequence[SystemRow], family: str, stats: Statistics, 
             rate = row.rate(c, "wer")
             iv = stats.interval(row, c, "wer") if rate is not None else None
             ys.append(rate if rate is not None else math.nan)
-            lo.append(rate - iv.low if iv else 0.0)
-            hi.append(iv.high - rate if iv else 0.0)
+            low, high = _error_bar(rate, iv)
+            lo.append(low)
+            hi.append(high)
         shift = (k - (len(lines) - 1) / 2) * 0.06  # small offsets keep overlapping error bars apart
         ax.errorbar([x + shift for x in xs], ys, yerr=[lo, hi], color=color, marker=marker, capsize=3, label=label)
     ax.set_xticks(xs)
@@ -126,8 +137,9 @@ def plot_fusion_frame_per(rows: Sequence[SystemRow], stats: Statistics, plots_di
             iv = stats.interval(row, c, "frame_per")
             xs.append(i - 0.4 + width * (k + 0.5))
             ys.append(rate)
-            lo.append(rate - iv.low if iv else 0.0)
-            hi.append(iv.high - rate if iv else 0.0)
+            low, high = _error_bar(rate, iv)
+            lo.append(low)
+            hi.append(high)
         ax.bar(xs, ys, width=width, yerr=[lo, hi], capsize=2, label=f"{row.system[len('hybrid_'):] if row.system.startswith('hybrid_') else row.system} ({row.modality})",
                color=f"C{k % 10}", hatch="//" if k >= 10 else None, error_kw={"elinewidth": 0.8})
     ax.set_xticks(range(len(conds)))

@@ -215,6 +215,7 @@ def bucketing_batches(cuts: CutSet, max_duration: float, num_buckets: int, epoch
 
     with warnings.catch_warnings():  # "eagerly read CutSet": intended, the cut list is tiny
         warnings.simplefilter("ignore", UserWarning)
+        num_buckets = max(1, min(num_buckets, len(cuts)))  # a tiny corpus has fewer cuts than buckets
         sampler = DynamicBucketingSampler(cuts, max_duration=max_duration, num_buckets=num_buckets, shuffle=True,
                                           drop_last=False, seed=seed, world_size=world_size, rank=rank)
         sampler.set_epoch(epoch)
