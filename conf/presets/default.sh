@@ -1,6 +1,6 @@
-# Preset "default": the README's first command. Sized so that ./run.sh on a fresh clone finishes in
-# about 15 minutes on 2 CPU cores (corpus: conf/corpus_default.yaml). Sourced by run.sh; each
-# value is passed to the steps as an override of the model configs in conf/.
+# Preset "default": the README's first command, sized for a 15-minute target on 2 CPU cores (measured
+# on a fresh clone: 20.5 min, bench/README.md; corpus: conf/corpus_default.yaml). Sourced by run.sh;
+# each value is passed to the steps as an override of the model configs in conf/.
 
 hybrid_epochs=6            # hybrid DNNs (conf/hybrid_common.yaml train.epochs)
 ctc_att_epochs=15            # CTC+attention A and V, from scratch (conf/ctc_attention.yaml train.epochs)
