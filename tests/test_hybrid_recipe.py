@@ -4,7 +4,6 @@ the score files the leaderboard reads; re-running a stage is a no-op."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -1,7 +1,6 @@
 """Mouth ROI extraction on the two real GRID clips: detection, lip centring, gap filling, DCT features."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -10,7 +9,6 @@ import pytest
 from avsr.video.contact_sheet import write_contact_sheet
 from avsr.video.io import read_video_frames
 from avsr.video.roi import (
-    MouthGeometry,
     detect_faces,
     extract_mouth_rois,
     mouth_boxes_from_faces,

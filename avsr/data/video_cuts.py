@@ -1,7 +1,6 @@
 """Video access for lhotse cuts (PyAV instead of lhotse's torchaudio-only path)."""
 from __future__ import annotations
 
-from typing import Union
 
 import numpy as np
 from lhotse.cut import Cut, MixedCut, MonoCut

@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 import torch
 import yaml
 
-from avsr.e2e.search_attention import attention_beam_search, attention_scores
+from avsr.e2e.search_attention import attention_beam_search
 from avsr.e2e.search_ctc import ctc_greedy, ctc_prefix_beam_search
 from avsr.e2e.search_transducer import beam_search, greedy_search, modified_beam_search
 from avsr.e2e.tokens import BpeTokenizer

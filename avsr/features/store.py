@@ -15,9 +15,8 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
-import numpy as np
 from lhotse import CutSet, Features, LilcomChunkyWriter, NumpyHdf5Writer
 from lhotse.cut import Cut, MixedCut, MonoCut
 from lhotse.utils import fastcopy

@@ -31,7 +31,7 @@ import torch
 from avsr.hmm.alignment import read_alignments
 from avsr.hmm.cuts import cuts_file, load_cuts, transcripts
 from avsr.hmm.pipeline import read_pdf_phone
-from avsr.hybrid.data import FrameSet, build_frame_set, load_raw_streams, pdf_labels
+from avsr.hybrid.data import build_frame_set, load_raw_streams, pdf_labels
 from avsr.hybrid.evaluate import log_priors, sweep_and_score
 from avsr.hybrid.frontend import FrontEnd, FrontEndConfig
 from avsr.hybrid.models import HybridModel, ModelConfig
