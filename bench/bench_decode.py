@@ -78,7 +78,7 @@ def wfst_records(system_dir: Path, family: str, data_dir: Optional[Path]) -> lis
             method = "frame classification only"
         else:
             method = f"HCLG {Path(graph).name}" if graph else "HCLG"
-            if s.get("per_source") == "phone_decode":
+            if "per_phone_decode" in s or s.get("per_source") == "phone_decode":  # current / older summary.json
                 method += " + phone bigram"
         stats = set_stats(data_dir, set_name)
         audio, estimated = (stats.seconds, False) if stats else (s.get("frames", 0) / FRAME_RATE, True)

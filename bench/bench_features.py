@@ -10,6 +10,9 @@ from pathlib import Path
 
 import cv2
 
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's avsr, whatever the venv has
+
 from avsr.data.manifests import load_cuts
 from avsr.data.video_cuts import load_video_frames
 from avsr.features.audio import compute_fbank, compute_mfcc

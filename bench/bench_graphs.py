@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from avsr.data.grammar import grid_vocabulary, sample_sentence  # noqa: E402
+from avsr.corpora.grid.grammar import grid_slots, grid_vocabulary, sample_sentence  # noqa: E402
 from avsr.lang.build import make_lexicon  # noqa: E402
-from avsr.lang.grid_espeak import grid_espeak_lexicon  # noqa: E402
+from avsr.corpora.grid.espeak_lexicon import grid_espeak_lexicon  # noqa: E402
 from avsr.lang.lexicon import write_lexicon  # noqa: E402
 from avsr.lang.lm import make_lm  # noqa: E402
 from avsr.lang.prepare import LangOptions, prepare_lang  # noqa: E402
@@ -61,9 +61,10 @@ def main() -> None:
         lang_seconds = time.time() - t0
         write_lexicon(lexicon, work / f"lexicon_{lex_name}.txt")
         lms = {}
-        for lm_name, kind in (("grid", "grid"), ("tg", "ngram")):
+        for lm_name, kind in (("grid", "grammar"), ("tg", "ngram")):
             t0 = time.time()
-            lms[lm_name] = make_lm(work / f"lm_{lex_name}_{lm_name}", lang, kind=kind, text=text, order=3)
+            lms[lm_name] = make_lm(work / f"lm_{lex_name}_{lm_name}", lang, kind=kind, text=text, order=3,
+                                   slots=grid_slots())
             lm_seconds = time.time() - t0
             for graph_kind in ("lg", "hlg", "hclg") if lex_name != "bpe" else ("hlg",):
                 info = make_graph(graph_kind, lang, lms[lm_name], work / f"{graph_kind}_{lex_name}_{lm_name}")

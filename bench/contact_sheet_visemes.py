@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from avsr.data.types import Segment  # noqa: E402
 from avsr.utils.cli import run_cli  # noqa: E402
 from avsr.utils.io import atomic_path  # noqa: E402
-from avsr.video.render import mouth_box, render_face_video, sample_face_style  # noqa: E402
+from avsr.corpora.synthetic.render import mouth_box, render_face_video, sample_face_style  # noqa: E402
 
 DEFAULT_PHONES = ["_", "p", "b", "m", "f", "T", "t", "tS", "k", "r", "w", "u:", "0", "a", "E", "i:", "@", "aI"]
 

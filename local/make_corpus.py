@@ -2,7 +2,9 @@
 """Stage 0 of the default recipe: generate the embedded synthetic GRID corpus.
 
 Audio from espeak-ng voices, face video rendered from the phoneme timings; splits are by
-speaker. Utterances already complete are skipped, so an interrupted run can be resumed.
+speaker, and (with unseen_voices) dev/test voices have a voice variant no training voice has;
+the clean test set test_unseenaccent (unseen_accent_speakers) also has accents training never heard. Noise talkers (audio only) are made for the test babble of stage 2. Utterances
+already complete are skipped, so an interrupted run can be resumed.
 """
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from avsr.data.corpus import generate_corpus  # noqa: E402
-from avsr.data.corpus_config import load_corpus_config, load_preset  # noqa: E402
+from avsr.corpora.synthetic.corpus import generate_corpus  # noqa: E402
+from avsr.corpora.synthetic.config import load_corpus_config, load_preset  # noqa: E402
 from avsr.utils.cli import run_cli  # noqa: E402
 from avsr.utils.logging import setup_logging  # noqa: E402
 
@@ -30,7 +32,7 @@ def main() -> None:
     parser.add_argument("--corpus-dir", type=Path, default=Path("data/corpus"),
                         help="where <spk>/<utt>.{wav,mp4,json} go (default: %(default)s)")
     parser.add_argument("--index-dir", type=Path, default=Path("data/local/synthetic_grid"),
-                        help="where {train,dev,test}.jsonl, lexicon_espeak.txt, speakers.json, "
+                        help="where {train,dev,test,test_unseenaccent}.jsonl, lexicon_espeak.txt, speakers.json, "
                              "corpus_stats.json go (default: %(default)s)")
     parser.add_argument("--log-file", type=Path, help="also log to this file")
     args = parser.parse_args()
@@ -42,7 +44,10 @@ def main() -> None:
     start = time.time()
     records = generate_corpus(args.corpus_dir, config, args.seed, args.nj, args.index_dir)
     counts = ", ".join(f"{split} {len(recs)}" for split, recs in records.items())
-    print(f"synthetic GRID: {counts} utterances in {time.time() - start:.1f} s -> {args.index_dir}")
+    noise = args.index_dir / "noise_talkers.jsonl"
+    extra = sum(1 for _ in noise.open()) if noise.is_file() else 0
+    print(f"synthetic GRID: {counts} utterances (+ {extra} of noise talkers, audio only) in "
+          f"{time.time() - start:.1f} s -> {args.index_dir}")
 
 
 if __name__ == "__main__":

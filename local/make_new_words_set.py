@@ -16,8 +16,11 @@ import argparse
 import random
 from pathlib import Path
 
-from avsr.data.extra_sentences import generate_sentences, load_speakers, write_pronunciations
-from avsr.data.grammar import GRID_SLOTS, SLOT_NAMES, sample_sentence
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's avsr, whatever the venv has
+
+from avsr.corpora.synthetic.extra_sentences import generate_sentences, load_speakers, write_pronunciations
+from avsr.corpora.grid.grammar import GRID_SLOTS, SLOT_NAMES, sample_sentence
 from avsr.utils.cli import run_cli
 from avsr.utils.errors import AvsrInputError
 from avsr.utils.io import write_text_atomic

@@ -40,7 +40,7 @@ def main() -> None:
                        dec.get("acoustic_scales", (0.05, 0.067, 0.083, 0.1, 0.125, 0.15)), dec.get("beam", 13.0), args.phone_graph,
                        args.phone_sets.split(",") if args.phone_sets else None)
     for s, r in res.items():
-        print(f"{args.model} {s}: frame PER {r.get('frame_per')}%  WER {r.get('wer')}%  PER {r.get('per')}%")
+        print(f"{args.model} {s}: frame PER {r.get('frame_per')}%  WER {r.get('wer')}%  PER {r.get('per_phone_decode', '-')}% (phone decode), {r.get('per_word_decode', '-')}% (words -> phones)  search failures {r.get('search_failures', '-')}")
 
 
 if __name__ == "__main__":

@@ -29,9 +29,13 @@ def main() -> None:
     p.add_argument("--acoustic-scale", type=float, default=1.0)
     p.add_argument("--nbest", type=int, default=0, help="also write an N-best list to OUT.nbest")
     p.add_argument("--nbest-columns", type=int, default=4, help="n-best search keeps this many best columns per frame")
+    p.add_argument("--allow-partial", choices=["true", "false"], default="true",
+                   help="no final state reached: write the best partial hypothesis (true, Kaldi's default) or an empty "
+                        "one (false); either way the utterance is counted in HYP.decode.json search_failures")
     args = p.parse_args()
     setup_logging()
-    opts = DecodeOptions(args.beam, args.max_active, args.min_active, args.acoustic_scale, max(args.nbest, 1), args.nbest_columns)
+    opts = DecodeOptions(args.beam, args.max_active, args.min_active, args.acoustic_scale, max(args.nbest, 1), args.nbest_columns,
+                         allow_partial=args.allow_partial == "true")
     nbest_out = f"{args.out}.nbest" if args.nbest > 0 else None
     hyps = decode_archive(args.graph, args.scores, args.out, opts, nbest_out)
     print(f"decoded {len(hyps)} utterance(s) -> {args.out}")

@@ -18,6 +18,7 @@ from avsr.hybrid.config import load_hybrid_conf  # noqa: E402
 from avsr.hybrid.pipeline import evaluate_hybrid  # noqa: E402
 from avsr.utils.cli import run_cli  # noqa: E402
 from avsr.utils.logging import setup_logging  # noqa: E402
+from avsr.utils.provenance import record_provenance  # noqa: E402
 
 
 def main() -> None:
@@ -46,8 +47,10 @@ def main() -> None:
                           dec.get("acoustic_scales", (0.05, 0.067, 0.083, 0.1, 0.125, 0.15, 0.2)), dec.get("beam", 13.0),
                           args.device, args.nj, args.phone_graph,
                           args.phone_sets.split(",") if args.phone_sets else None)
+    if conf.get("members"):  # a posterior average is made here, at scoring time: record that
+        record_provenance(args.model, conf, note="no training: posterior average of " + ", ".join(map(str, conf["members"])))
     for s, r in res.items():
-        print(f"{args.model} {s}: frame PER {r.get('frame_per')}%  WER {r.get('wer')}%  PER {r.get('per')}%")
+        print(f"{args.model} {s}: frame PER {r.get('frame_per')}%  WER {r.get('wer')}%  PER {r.get('per_phone_decode', '-')}% (phone decode), {r.get('per_word_decode', '-')}% (words -> phones)  search failures {r.get('search_failures', '-')}")
 
 
 if __name__ == "__main__":

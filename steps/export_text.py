@@ -6,6 +6,9 @@ Example: steps/export_text.py data/manifests/synthetic_grid_cuts_train.jsonl.gz 
 import argparse
 from pathlib import Path
 
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's avsr, whatever the venv has
+
 from avsr.data.manifests import load_cuts
 from avsr.utils.cli import run_cli
 from avsr.utils.errors import AvsrInputError

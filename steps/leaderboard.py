@@ -34,6 +34,7 @@ def main() -> None:
     p.add_argument("--transducer-method", default=DEFAULT_E2E_METHODS["transducer"],
                    help="transducer decoding method used in plots and claims")
     p.add_argument("--bootstrap-samples", type=int, default=1000)
+    p.add_argument("--sync-report", help="the sync QA stage's report (data/video/sync_report.json): a header line")
     p.add_argument("--log-file")
     args = p.parse_args()
     setup_logging(args.log_file)
@@ -41,7 +42,7 @@ def main() -> None:
         exp=args.exp, out=args.out, plots_dir=args.plots_dir, split=args.split, lexicon=args.lexicon,
         command=args.command, date=args.date, preset=args.preset, seed=args.seed,
         e2e_methods={"CTC+attention": args.ctc_att_method, "transducer": args.transducer_method},
-        bootstrap_samples=args.bootstrap_samples))
+        bootstrap_samples=args.bootstrap_samples, sync_report=args.sync_report))
     print(f"WER (%) [95% bootstrap interval], {board.num_rows} rows; full page: {args.out}\n")
     print(board.wer_table)
 

@@ -19,7 +19,7 @@ def main() -> None:
     p.add_argument("--lang", required=True, help="data/lang_<name>")
     p.add_argument("--lm", required=True, help="data/lm/<name>")
     p.add_argument("--kind", choices=KINDS, default="hlg")
-    p.add_argument("--model", help="model dir: tokens.txt (CTC) or final.pkl (hybrid); the graph is built for it, it is never modified")
+    p.add_argument("--model", help="model dir: tokens.txt (CTC) or final.json (GMM-HMM); the graph is built for it, it is never modified")
     p.add_argument("--out", help="graph dir (default exp/graphs/<kind>_<lang>_<lm>)")
     p.add_argument("--force", action="store_true")
     args = p.parse_args()

@@ -43,7 +43,7 @@ if [ -n "$lm_text" ]; then
   "$py" "$here/make_lm.py" --kind ngram --order "$lm_order" --text "$lm_text" --lang "$lang" "$lm"
 fi
 "$py" "$here/validate_lang.py" "$lang"
-if [ "$kind" = hclg ] && [ -n "$model" ] && [ -f "$model/final.pkl" ]; then
+if [ "$kind" = hclg ] && [ -n "$model" ] && [ -f "$model/final.json" ]; then
   # A trained GMM-HMM / hybrid system: mono through kaldi-hmm-gmm's H, tri through our senone H.
   out=${out:-exp/graphs/hclg_$(basename "$lang")_$(basename "$lm")}
   "$py" "$here/make_hclg.py" --lang "$lang" --lm "$lm" --model "$model" --out "$out" $force

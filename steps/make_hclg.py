@@ -21,7 +21,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--lang", required=True)
     p.add_argument("--lm", required=True, help="LM dir (steps/make_lm.py)")
-    p.add_argument("--model", required=True, help="exp/mono or exp/tri (final.pkl)")
+    p.add_argument("--model", required=True, help="exp/mono or exp/tri (final.json + final.npz)")
     p.add_argument("--out", required=True)
     p.add_argument("--phone-out", help="also build a phone-level graph here (phone-bigram LM on the training transcripts)")
     p.add_argument("--feature-dir", default="data/fbank", help="--phone-out: where the training cuts are")

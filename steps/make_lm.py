@@ -29,7 +29,13 @@ def main() -> None:
     setup_logging()
     build = Path(args.out_dir) / "build.json"
     before = build.stat().st_mtime_ns if build.is_file() else None
-    out = make_lm(args.out_dir, args.lang, args.kind, args.text, args.order, args.arpa)
+    slots = None
+    if args.kind == "grid":  # the GRID sentence grammar as a slot grammar
+        from avsr.corpora.grid.grammar import grid_slots
+
+        slots = grid_slots()
+    kind = "grammar" if args.kind == "grid" else args.kind
+    out = make_lm(args.out_dir, args.lang, kind, args.text, args.order, args.arpa, slots=slots)
     print(f"{out}: {'up to date (skipped)' if build.stat().st_mtime_ns == before else 'written'}")
 
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Stage 1: lhotse manifests (recordings with audio + video, supervisions with word/phone
-alignments, cuts) from data-preparation records ``<index-dir>/{train,dev,test}.jsonl``.
+alignments, cuts) from data-preparation records ``<index-dir>/{train,dev,test}.jsonl`` and any
+extra clean evaluation split there (``dev_<name>.jsonl``, ``test_<name>.jsonl``, e.g. the
+embedded corpus's ``test_unseenaccent``; see avsr.data.splits).
 
 Clips that fail a check (corrupt video, missing audio track, AV length mismatch, wrong
 sample rate, empty transcript, word outside the vocabulary) are skipped and listed in
@@ -10,9 +12,13 @@ import argparse
 import logging
 from pathlib import Path
 
-from avsr.data.grammar import grid_vocabulary
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's avsr, whatever the venv has
+
+from avsr.corpora.grid.grammar import grid_vocabulary
 from avsr.data.manifests import build_manifests, manifest_path, write_manifests
 from avsr.data.records import read_records
+from avsr.data.splits import index_splits
 from avsr.utils.parallel import job_pool
 from avsr.utils.cli import run_cli
 from avsr.utils.errors import AvsrInputError
@@ -24,7 +30,8 @@ def main() -> None:
     p.add_argument("--index-dir", required=True, type=Path, help="dir with <split>.jsonl records from stage 0")
     p.add_argument("--corpus", required=True, help="corpus name used in manifest file names")
     p.add_argument("--out-dir", required=True, type=Path)
-    p.add_argument("--splits", nargs="+", default=["train", "dev", "test"])
+    p.add_argument("--splits", nargs="+",
+                   help="default: train dev test and every extra dev_*/test_* split of --index-dir")
     p.add_argument("--vocabulary", choices=["grid", "none"], default="grid", help="reject words outside the GRID grammar")
     p.add_argument("--nj", type=int, default=2)
     p.add_argument("--force", action="store_true", help="rebuild even if the cuts manifest exists")
@@ -32,8 +39,9 @@ def main() -> None:
     args = p.parse_args()
     setup_logging(args.log_file)
     vocab = grid_vocabulary() if args.vocabulary == "grid" else None
+    splits = args.splits or index_splits(args.index_dir)
     with job_pool(args.nj) as pool:
-        for split in args.splits:
+        for split in splits:
             make_split(args, split, vocab, pool)
 
 

@@ -8,6 +8,8 @@ Examples:
   steps/prepare_lang.py --source espeak --lexicon new_lexicon.txt --phone-table exp/ctc/tokens.txt data/lang_new
   steps/prepare_lang.py --source bpe --lexicon data/lang_bpe/bpe.model --sil-phone "" --unk-phone "<unk>" \
       --phone-table exp/ctc_bpe/tokens.txt data/lang_bpe_units
+  steps/prepare_lang.py --source file --lexicon data/lang_espeak/lexicon.txt --sil-phone "" --unk-word "" \
+      --phone-table exp/ctc_att_a/tokens.txt data/lang_phone_units     # phone-unit CTC: HLG over its tokens
 """
 import argparse
 import sys
@@ -31,6 +33,8 @@ def main() -> None:
     p.add_argument("--sil-prob", type=float, default=0.5, help="optional-silence probability between words (0 = none)")
     p.add_argument("--sil-phone", default="SIL", help='optional-silence phone ("" = none, e.g. for BPE units)')
     p.add_argument("--unk-phone", default="SPN", help="pronunciation of <unk>")
+    p.add_argument("--unk-word", default="<unk>", help='the unknown-word symbol ("" = none, and a lexicon\'s '
+                   '<unk> entry is dropped: e.g. a phone-unit E2E lang over a GMM lang\'s lexicon.txt)')
     p.add_argument("--position-dependent", action="store_true", help="word-position-dependent phones (_B _I _E _S)")
     p.add_argument("--phone-table", help="existing phones.txt/tokens.txt whose ids must be kept (an existing model's)")
     p.add_argument("--num-nonsil-states", type=int, default=3)
@@ -41,13 +45,13 @@ def main() -> None:
     if args.words_from:
         words = read_word_list(args.words_from)
     elif args.source in ("cmudict", "grapheme", "bpe"):
-        from avsr.data.grammar import grid_vocabulary
+        from avsr.corpora.grid.grammar import grid_vocabulary
 
         words = grid_vocabulary()
     else:
         words = []
     opts = LangOptions(
-        sil_phone=args.sil_phone, unk_phone=args.unk_phone, sil_prob=args.sil_prob, position_dependent=args.position_dependent,
+        sil_phone=args.sil_phone, unk_phone=args.unk_phone, unk_word=args.unk_word, sil_prob=args.sil_prob, position_dependent=args.position_dependent,
         num_nonsil_states=args.num_nonsil_states, num_sil_states=args.num_sil_states,
     )
     out, rebuilt = build_lang(args.out_dir, args.source, words, args.lexicon, args.keep_stress, opts, args.phone_table, args.force)

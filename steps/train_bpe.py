@@ -37,7 +37,7 @@ def main() -> None:
         return
     if not args.text.is_file():
         raise AvsrInputError(args.text, "training text not found: run stage 5 first")
-    from avsr.data.grammar import grid_vocabulary
+    from avsr.corpora.grid.grammar import grid_vocabulary
     from avsr.e2e.tokens import train_bpe
 
     vocab = int(load_yaml(args.conf).get("tokens", {}).get("bpe_vocab_size", 64))

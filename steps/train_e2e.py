@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from avsr.utils.cli import run_cli  # noqa: E402
 from avsr.utils.logging import setup_logging  # noqa: E402
-from avsr.utils.provenance import record_command  # noqa: E402
+from avsr.utils.provenance import record_provenance  # noqa: E402
 
 
 def main() -> None:
@@ -32,15 +32,22 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="any config override")
     p.add_argument("--bpe-model", help="shared sentencepiece model, e.g. data/lang_bpe/bpe.model (ids 0/1 = "
                    "<blk>/<sos/eos>); trained there from the training text if missing; default: one per EXP_DIR")
+    p.add_argument("--lang", help="lang dir whose non-silence phones are the units of a tokens.unit=phone model "
+                   "(e.g. data/lang_espeak)")
+    p.add_argument("--ali", help="alignment archive of the training set (e.g. exp/tri/ali_train.npz) for the "
+                   "auxiliary frame cross-entropy (train.aux_weight)")
+    p.add_argument("--dev-hlg", help="HLG graph dir: per-epoch dev WER of the CTC head (learning curves)")
+    p.add_argument("--dev-lg", help="LG graph dir: per-epoch dev WER of a transducer (fst_beam)")
     p.add_argument("--init-from", action="append", default=[], metavar="DIR:PREFIX[,PREFIX]",
                    help="start these parameters from a trained model, e.g. exp/ctc_att_a:frontend.audio.,encoder. "
                         "(repeatable; ignored when resuming)")
+    p.add_argument("--init-fusion-from", metavar="DIR", help="AV models: start the fusion as this audio-only "
+                   "model's front-end map (video and bilinear terms at zero), so training starts from that model")
     p.add_argument("--init-avg", type=int, default=1, help="--init-from: average the source's last N epochs")
     p.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda | cuda:N")
     p.add_argument("--log-file", help="also log here")
     args = p.parse_args()
     setup_logging(args.log_file)
-    record_command(args.exp_dir)
     overrides = list(args.set)
     if args.fusion:
         overrides.append(f"frontend.fusion={args.fusion}")
@@ -50,8 +57,11 @@ def main() -> None:
         overrides.append(f"train.seed={args.seed}")
     from avsr.train.e2e import train_e2e
 
-    train_e2e(args.conf, args.exp_dir, args.data, args.corpus, args.train_set, args.dev_set or None, overrides,
-              args.device, args.bpe_model, args.init_from, args.init_avg)
+    summary = train_e2e(args.conf, args.exp_dir, args.data, args.corpus, args.train_set, args.dev_set or None, overrides,
+                        args.device, args.bpe_model, args.init_from, args.init_avg, args.lang, args.ali,
+              args.dev_hlg, args.dev_lg, args.init_fusion_from)
+    if summary.get("trained_epochs", 0) > 0:  # trained now (rank 0 writes): code state, config, command
+        record_provenance(args.exp_dir, Path(args.exp_dir) / "config.yaml", resumed=summary.get("resumed_from") is not None)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from avsr.data.splits import clean_splits, cut_set_names  # noqa: E402
 from avsr.hmm.pipeline import run_gmm_system  # noqa: E402
 from avsr.utils.cli import run_cli  # noqa: E402
 from avsr.utils.config import load_yaml  # noqa: E402
 from avsr.utils.logging import setup_logging  # noqa: E402
-from avsr.utils.provenance import record_command  # noqa: E402
+from avsr.utils.provenance import record_provenance  # noqa: E402
 
 
 def main() -> None:
@@ -27,7 +28,8 @@ def main() -> None:
     p.add_argument("--feature-dir", default="data/fbank", help="stage-3 cut sets")
     p.add_argument("--corpus", default="synthetic_grid")
     p.add_argument("--train-set", default="train")
-    p.add_argument("--align-sets", default="train,dev,test", help="comma-separated sets to align")
+    p.add_argument("--align-sets", help="comma-separated sets to align (default: every clean split of --feature-dir: "
+                   "train, dev, test and extra dev_*/test_* splits, see avsr.data.splits)")
     p.add_argument("--mono-dir", help="tri only: the monophone system whose alignments feed the tree")
     p.add_argument("--conf", default="conf/gmm.yaml")
     p.add_argument("--out", required=True)
@@ -35,11 +37,15 @@ def main() -> None:
     p.add_argument("--log-file")
     args = p.parse_args()
     setup_logging(args.log_file)
-    record_command(args.out)
+    conf = load_yaml(args.conf)
+    align_sets = ([s for s in args.align_sets.split(",") if s] if args.align_sets is not None
+                  else clean_splits(cut_set_names(args.feature_dir, args.corpus)) or ["train", "dev", "test"])
     summary = run_gmm_system(
-        args.kind, args.lang, args.feature_dir, args.corpus, args.out, load_yaml(args.conf), args.train_set,
-        [s for s in args.align_sets.split(",") if s], args.mono_dir, args.force,
+        args.kind, args.lang, args.feature_dir, args.corpus, args.out, conf, args.train_set,
+        align_sets, args.mono_dir, args.force,
     )
+    if not summary.get("skipped"):  # trained now: record the code state and config it was trained with
+        record_provenance(args.out, {k: conf.get(k) for k in ("features", args.kind)})
     state = "up to date (skipped)" if summary.get("skipped") else "trained"
     print(f"{args.out}: {state}; {summary['num_pdfs']} pdfs, {summary['num_gauss']} Gaussians, aligned {summary['aligned']}")
 

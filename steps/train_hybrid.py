@@ -16,7 +16,7 @@ from avsr.hybrid.config import load_hybrid_conf  # noqa: E402
 from avsr.hybrid.pipeline import train_hybrid  # noqa: E402
 from avsr.utils.cli import run_cli  # noqa: E402
 from avsr.utils.logging import setup_logging  # noqa: E402
-from avsr.utils.provenance import record_command  # noqa: E402
+from avsr.utils.provenance import record_provenance  # noqa: E402
 
 
 def main() -> None:
@@ -34,14 +34,16 @@ def main() -> None:
     p.add_argument("--log-file")
     args = p.parse_args()
     setup_logging(args.log_file)
-    record_command(args.out)
     conf = load_hybrid_conf(args.conf, args.exp)
     if args.epochs:
         conf.setdefault("train", {})["epochs"] = args.epochs
     s = train_hybrid(conf, args.feature_dir, args.corpus, args.ali_dir, args.out, args.device, args.nj, args.force)
     if "members" in conf:
+        record_provenance(args.out, conf, note="no training: posterior average of " + ", ".join(map(str, conf["members"])))
         print(f"{args.out}: posterior average of {conf['members']} (nothing to train)")
         return
+    if not s.get("skipped"):  # trained now: record the code state and config it was trained with
+        record_provenance(args.out, conf)
     state = "up to date (skipped)" if s.get("skipped") else "trained"
     last = s["history"][-1] if s.get("history") else {}
     print(f"{args.out}: {state}; {s['architecture']}, {s['parameters']} parameters, dev frame error {last.get('dev_frame_err')}%")

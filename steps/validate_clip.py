@@ -5,8 +5,12 @@ Example: steps/validate_clip.py --audio x.wav --video x.mp4 --text "bin blue at 
 """
 import argparse
 
+import sys
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's avsr, whatever the venv has
+
 from avsr.data.checks import check_record
-from avsr.data.grammar import grid_vocabulary
+from avsr.corpora.grid.grammar import grid_vocabulary
 from avsr.data.types import UttRecord
 from avsr.utils.cli import run_cli
 

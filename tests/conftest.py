@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from avsr.data.grammar import sample_sentence
+from avsr.corpora.grid.grammar import sample_sentence
 from avsr.data.types import Segment, UttRecord
 from avsr.video.io import write_av_mp4
 
@@ -110,18 +110,54 @@ def run_recipe(*args: str, cwd: Path = REPO_ROOT) -> "subprocess.CompletedProces
     return subprocess.run(["bash", str(REPO_ROOT / "run.sh"), *args], cwd=cwd, env=env, capture_output=True, text=True)
 
 
+CLONE_LEFT_OUT = {".git", ".venv", "data", "exp", "__pycache__", ".pytest_cache", "RESULTS.md"}
+
+
+def copy_working_tree(dst: Path) -> Path:
+    """The working tree as it is (not git HEAD: uncommitted work counts) without run outputs
+    (data/, exp/, .venv/, caches); the venv is shared through a symlink (tools/install.sh finds
+    its stamp and does nothing)."""
+    import shutil
+
+    def ignore(directory: str, names: list) -> set:
+        top = Path(directory).resolve() == REPO_ROOT.resolve()
+        return {n for n in names if n == "__pycache__" or n.endswith(".egg-info") or (top and n in CLONE_LEFT_OUT)
+                or (Path(directory).parent.name == "egs" and n in ("data", "exp"))}
+
+    shutil.copytree(REPO_ROOT, dst, ignore=ignore, symlinks=True)
+    (dst / ".venv").symlink_to((REPO_ROOT / ".venv").resolve())
+    return dst
+
+
 @pytest.fixture(scope="session")
-def tiny_recipe_data(tmp_path_factory) -> tuple[Path, Path, float]:
-    """Stages 0-5 of the tiny preset, once per test session: (data dir, exp dir, seconds).
-    Tests that need later stages run them on top, each into its own exp dir."""
+def tiny_clones(tmp_path_factory) -> list:
+    """``./run.sh --preset tiny``, every stage, in two copies of the working tree (both copied
+    before either runs, so both hold the same code), one after the other, each in its own process
+    from empty data and exp dirs: [(clone dir, stderr, seconds)]. Outputs go to <clone>/data and
+    <clone>/exp, given as absolute paths so the manifests are readable from any directory; the
+    leaderboard is <clone>/exp/RESULTS.md. The suite's one end-to-end run of the recipe."""
+    import subprocess
     import time
 
-    work = tmp_path_factory.mktemp("recipe")
-    data, exp = work / "data", work / "exp"
-    t0 = time.time()
-    proc = run_recipe("--preset", "tiny", "--stop-stage", "5", "--data", str(data), "--exp", str(exp))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return data, exp, time.time() - t0
+    root = tmp_path_factory.mktemp("clones")
+    clones = [copy_working_tree(root / name) for name in ("a", "b")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "AVSR_VENV"))}
+    runs = []
+    for clone in clones:
+        t0 = time.time()
+        proc = subprocess.run(["bash", "run.sh", "--preset", "tiny", "--data", str(clone / "data"), "--exp", str(clone / "exp")],
+                              cwd=clone, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, f"{clone.name}: " + proc.stderr[-4000:]
+        runs.append((clone, proc.stderr, time.time() - t0))
+    return runs
+
+
+@pytest.fixture(scope="session")
+def tiny_recipe_data(tiny_clones) -> tuple[Path, Path, float]:
+    """The first clone's tiny run: (data dir, exp dir, seconds), for tests that only read stage
+    outputs or re-run stages that must be skipped (they never modify it)."""
+    clone, _, seconds = tiny_clones[0]
+    return clone / "data", clone / "exp", seconds
 
 
 def run_step_in_process(script, *args: str, cwd: Path) -> str:
@@ -144,3 +180,13 @@ def run_step_in_process(script, *args: str, cwd: Path) -> str:
         sys.argv = old_argv
         os.chdir(old_cwd)
     return out.getvalue()
+
+
+def _uses_tiny_runs(item) -> bool:
+    return "tiny_clones" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """The tests of the tiny end-to-end runs first (all in test_recipe.py, so that ``pytest -n N
+    --dist loadfile``, test.sh, runs the session fixture ``tiny_clones`` once): they take longest."""
+    items.sort(key=lambda item: not _uses_tiny_runs(item))  # stable: file order is kept otherwise

@@ -15,8 +15,8 @@ from lhotse import CutSet, RecordingSet, validate
 
 from avsr.data.manifests import build_manifests, write_manifests
 from avsr.data.records import read_records
-from avsr.data.yesno_fixture import YesNoFixtureConfig, generate_yesno_fixture
-from avsr.data.yesno_prep import parse_word_map, prepare_folder, split_utterances, transcript_from_name
+from avsr.corpora.yesno.fixture import YesNoFixtureConfig, generate_yesno_fixture
+from avsr.corpora.yesno.prepare import parse_word_map, prepare_folder, split_utterances, transcript_from_name
 from avsr.utils.errors import AvsrInputError
 from tests.conftest import make_clip
 

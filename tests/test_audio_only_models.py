@@ -14,11 +14,11 @@ from lhotse import CutSet
 from lhotse.utils import fastcopy
 
 from avsr.hmm.alignment import FrameAlignment, write_alignments
-from avsr.hmm.toy import make_toy_corpus, write_toy_cuts
+from avsr.corpora.toy.hmm_corpus import make_toy_corpus, write_toy_cuts
 from avsr.hybrid.frontend import FrontEnd
 from avsr.hybrid.pipeline import evaluate_hybrid, train_hybrid
 from avsr.train.data import FeatureCache, collate
-from avsr.train.synthetic import make_synthetic_cuts
+from avsr.corpora.toy.feature_corpus import make_synthetic_cuts
 from avsr.utils.errors import AvsrInputError
 from e2e_helpers import REPO, TINY_CONFIG, write_config
 
@@ -74,8 +74,8 @@ def test_hybrid_audio_variant_trains_and_scores_without_video(hybrid_dirs: dict[
     assert not FrontEnd.load(out["audio"] / "frontend.npz").has_video  # no video transform fitted
     assert FrontEnd.load(out["av"] / "frontend.npz").has_video
     # the audio net ignores video: the same weights with and without it
-    a = torch.load(out["audio"] / "final.pt")["state_dict"]
-    b = torch.load(out["av"] / "final.pt")["state_dict"]
+    a = torch.load(out["audio"] / "final.pt", weights_only=True)["state_dict"]
+    b = torch.load(out["av"] / "final.pt", weights_only=True)["state_dict"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     scores = evaluate_hybrid(conf, out["audio"], hybrid_dirs["audio"], "toy", ["test"], device="cpu")
     assert scores["test"]["frame_per"] < 60.0  # chance: > 95 %
@@ -122,7 +122,7 @@ def test_audio_only_cache_and_batches_carry_no_video(e2e_data: dict[str, Path]) 
 
 
 def test_e2e_audio_model_trains_and_decodes_without_video(e2e_data: dict[str, Path], tmp_path: Path) -> None:
-    from avsr.e2e.decode import decode_sets
+    from avsr.e2e.decode_jobs import decode_sets
     from avsr.train.e2e import train_e2e
 
     cfg = dict(TINY_CONFIG, frontend=dict(TINY_CONFIG["frontend"], fusion="audio"),

@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from avsr.data.corpus import generate_corpus
-from avsr.data.corpus_config import SPLITS, load_preset
-from avsr.data.grammar import grid_vocabulary
+from avsr.corpora.synthetic.corpus import generate_corpus
+from avsr.corpora.synthetic.config import load_preset
+from avsr.corpora.grid.grammar import grid_vocabulary
 from avsr.data.records import read_records
 from avsr.video.io import probe_video
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 7
+SPLITS = load_preset("tiny").splits  # train, dev, test, test_unseenaccent
 
 
 def _generate(root: Path, num_jobs: int):
@@ -42,17 +43,52 @@ def corpus(tmp_path_factory):
 def test_splits_are_speaker_disjoint_and_sized(corpus):
     root, records = corpus
     speakers = {split: {r.speaker for r in records[split]} for split in SPLITS}
-    assert [len(speakers[s]) for s in SPLITS] == [2, 1, 1]
-    assert [len(records[s]) for s in SPLITS] == [20, 10, 10]
-    assert not (speakers["train"] & speakers["dev"] or speakers["train"] & speakers["test"] or speakers["dev"] & speakers["test"])
+    assert SPLITS == ("train", "dev", "test", "test_unseenaccent")
+    assert [len(speakers[s]) for s in SPLITS] == [2, 1, 1, 1]
+    assert [len(records[s]) for s in SPLITS] == [20, 10, 10, 10]
+    assert sum(len(speakers[s]) for s in SPLITS) == len(set().union(*speakers.values()))  # speaker-disjoint
     for split in SPLITS:
         assert read_records(root / "index" / f"{split}.jsonl") == records[split]
     stats = json.loads((root / "index" / "corpus_stats.json").read_text())["splits"]
-    assert stats["total"]["utterances"] == 40 and stats["train"]["speakers"] == 2
+    assert stats["total"]["utterances"] == 50 and stats["train"]["speakers"] == 2
     assert 0.01 < stats["train"]["hours"] < 0.03
     spk_info = json.loads((root / "index" / "speakers.json").read_text())
-    assert {spk: info["split"] for spk, info in spk_info.items()} == {"s01": "train", "s02": "train", "s03": "dev", "s04": "test"}
-    assert len({info["voice_name"] for info in spk_info.values()}) == 4
+    assert {spk: info["split"] for spk, info in spk_info.items()} == {
+        "s01": "train", "s02": "train", "s03": "dev", "s04": "test", "s05": "test_unseenaccent",
+        "n01": "noise", "n02": "noise"}
+    assert len({info["voice_name"] for info in spk_info.values()}) == 7
+    # Unseen voices: no held-out variant is a training one; dev/test accents are training accents,
+    # test_unseenaccent's are not (nor dev's or test's).
+    by_split = {}
+    for info in spk_info.values():
+        by_split.setdefault(info["split"], []).append(info)
+    train_bases = {t["base_voice"] for t in by_split["train"]}
+    variants = [info["variant"] for info in spk_info.values() if info["split"] != "train"]
+    assert len(set(variants)) == len(variants) and not set(variants) & {t["variant"] for t in by_split["train"]}
+    assert {i["base_voice"] for s in ("dev", "test") for i in by_split[s]} <= train_bases
+    assert not {i["base_voice"] for i in by_split["test_unseenaccent"]} & {
+        i["base_voice"] for s in ("train", "dev", "test") for i in by_split[s]}
+
+
+def test_noise_talkers_are_audio_only_and_listed(corpus):
+    root, records = corpus
+    noise = read_records(root / "index" / "noise_talkers.jsonl")
+    assert len(noise) == 2 * 5 and {r.speaker for r in noise} == {"n01", "n02"}
+    for rec in noise:
+        assert rec.video_path is None and rec.face_boxes is None
+        assert sf.info(rec.audio_path).samplerate == 16000
+    assert not list((root / "corpus" / "n01").glob("*.mp4"))
+    stats = json.loads((root / "index" / "corpus_stats.json").read_text())["splits"]
+    assert stats["noise_talkers"]["utterances"] == 10 and stats["total"]["speakers"] == 5
+
+
+def test_lip_leads_are_recorded_in_range(corpus):
+    root, records = corpus
+    leads = json.loads((root / "index" / "lip_leads.json").read_text())
+    assert sorted(leads) == sorted(r.utt_id for recs in records.values() for r in recs)
+    assert all(0.04 <= v <= 0.12 for v in leads.values()) and len(set(leads.values())) > 1
+    sidecar = json.loads(Path(records["test"][0].audio_path).with_suffix(".json").read_text())
+    assert sidecar["lip_lead_s"] == leads[records["test"][0].utt_id]
 
 
 def test_utterances_are_unique_grid_sentences(corpus):
@@ -124,8 +160,8 @@ def test_rerun_skips_and_resumes_identically(corpus, tmp_path):
 def test_worker_failure_stops_the_run(tmp_path):
     from dataclasses import replace
 
-    from avsr.data.corpus import _run_jobs, _SpeakerJob, speaker_sentences
-    from avsr.data.speakers import make_speakers
+    from avsr.corpora.synthetic.corpus import _run_jobs, _SpeakerJob, speaker_sentences
+    from avsr.corpora.synthetic.speakers import make_speakers
 
     speakers = make_speakers(2, SEED)
     jobs = [

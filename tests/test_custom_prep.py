@@ -12,11 +12,11 @@ import pytest
 import soundfile as sf
 from lhotse import Recording, RecordingSet, SupervisionSegment, SupervisionSet
 
-from avsr.data.custom import carve_dev, prepare_custom
+from avsr.corpora.custom.prepare import carve_dev, prepare_custom
 from avsr.data.manifests import build_manifests, record_to_manifests
 from avsr.data.records import read_records
 from avsr.data.types import UttRecord
-from avsr.data.yesno_fixture import YesNoFixtureConfig, generate_yesno_fixture
+from avsr.corpora.yesno.fixture import YesNoFixtureConfig, generate_yesno_fixture
 from avsr.utils.errors import AvsrInputError
 from tests.conftest import make_clip
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from avsr.train.synthetic import make_synthetic_cuts
+from avsr.corpora.toy.feature_corpus import make_synthetic_cuts
 from e2e_helpers import PYTHON, REPO, TINY_CONFIG, run, write_config
 
 

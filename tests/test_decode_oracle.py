@@ -10,17 +10,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avsr.data.grammar import sample_sentence
+from avsr.corpora.grid.grammar import sample_sentence
 from avsr.decode.archive import read_score_archive, write_score_archive
 from avsr.decode.decoder import DecodeOptions, DecodingGraph, decode_best, decode_lattice, decode_nbest
 from avsr.decode.oracle import oracle_ctc_matrix, oracle_frame_matrix, oracle_pdf_sequence
-from avsr.lang.grid_espeak import grid_espeak_lexicon
+from avsr.corpora.grid.espeak_lexicon import grid_espeak_lexicon
 from avsr.lang.lm import make_lm
 from avsr.lang.prepare import prepare_lang
 from avsr.lang.symbols import read_symbol_table
 from avsr.utils.errors import AvsrInputError
 from avsr.wfst.hmm_h import MonophoneHBuilder
 from avsr.wfst.make_graph import make_graph
+from avsr.corpora.grid.grammar import grid_slots
 
 REPO = Path(__file__).resolve().parents[1]
 rng = random.Random(7)
@@ -35,7 +36,7 @@ def setup(tmp_path_factory):
     text = root / "text.txt"
     text_rng = random.Random(1)
     text.write_text("".join(" ".join(sample_sentence(text_rng)) + "\n" for _ in range(400)))
-    make_lm(root / "lm_grid", root / "lang_espeak", kind="grid")
+    make_lm(root / "lm_grid", root / "lang_espeak", kind="grammar", slots=grid_slots())
     make_lm(root / "lm_tg", root / "lang_espeak", kind="ngram", text=text, order=3)
     return root, lexicon
 
@@ -132,7 +133,7 @@ def test_hlg_over_bpe_tokens(tmp_path):
     """HLG over sentencepiece units (no silence phone): oracle piece posteriors -> exact words."""
     import sentencepiece as spm
 
-    from avsr.data.grammar import grid_vocabulary
+    from avsr.corpora.grid.grammar import grid_vocabulary
     from avsr.lang.lexicon import bpe_lexicon
     from avsr.lang.prepare import LangOptions
 
@@ -148,7 +149,7 @@ def test_hlg_over_bpe_tokens(tmp_path):
     (model / "tokens.txt").write_text("<blk> 0\n" + "".join(f"{sp.id_to_piece(i)} {i + 1}\n" for i in range(sp.get_piece_size())))
     lexicon = bpe_lexicon(grid_vocabulary(), tmp_path / "bpe.model")
     lang = prepare_lang(lexicon, tmp_path / "lang_bpe", LangOptions(sil_phone="", unk_phone="<unk>"), phone_table=model / "tokens.txt")
-    make_lm(tmp_path / "lm_grid", lang, kind="grid")
+    make_lm(tmp_path / "lm_grid", lang, kind="grammar", slots=grid_slots())
     make_graph("hlg", lang, tmp_path / "lm_grid", tmp_path / "g", model)
     graph = DecodingGraph.load(tmp_path / "g")
     assert graph.num_columns == sp.get_piece_size() + 1

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from avsr.data.grammar import is_grid_sentence
+from lhotse import CutSet
+
+from avsr.corpora.grid.grammar import grid_vocabulary, is_grid_sentence
+from avsr.e2e.tokens import train_bpe
 from avsr.score.wer import read_text
-from avsr.train.synthetic import make_synthetic_cuts
+from avsr.corpora.toy.feature_corpus import make_synthetic_cuts
 from e2e_helpers import PYTHON, REPO, TINY_CONFIG, TINY_TRANSDUCER, run, train_cmd, write_config
 
 
@@ -17,7 +20,10 @@ from e2e_helpers import PYTHON, REPO, TINY_CONFIG, TINY_TRANSDUCER, run, train_c
 def trained(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("e2e")
     data = root / "data"
-    make_synthetic_cuts(data, {"train": 40, "dev": 6, "test": 6, "test_babble_snr0": 6})
+    paths = make_synthetic_cuts(data, {"train": 40, "dev": 6, "test": 6, "test_babble_snr0": 6})
+    # the shared BPE model covers every GRID word (what steps/train_bpe.py --grid-words does in run.sh)
+    texts = [c.supervisions[0].text for c in CutSet.from_file(paths["train"])]
+    train_bpe(texts, data / "lang_bpe" / "bpe.model", 64, extra_words=grid_vocabulary())
     exps = {}
     for name, cfg in (("ctc", TINY_CONFIG), ("rnnt", TINY_TRANSDUCER)):
         conf = write_config(root / f"{name}.yaml", dict(cfg, train=dict(cfg["train"], epochs=2)))
@@ -75,7 +81,7 @@ def test_decode_all_methods_and_hlg(trained: dict[str, Path], tmp_path: Path) ->
 def test_transducer_decode_with_missing_stream(trained: dict[str, Path]) -> None:
     exp = trained["rnnt"]
     r = run([PYTHON, str(REPO / "steps" / "decode_e2e.py"), "--exp-dir", str(exp), "--data", str(trained["data"]),
-             "--sets", "test", "--drop", "video", "--methods", "greedy", "beam", "modified_beam", "ctc_greedy",
+             "--drop-video-sets", "test", "--drop-methods", "greedy", "beam", "modified_beam", "ctc_greedy",
              "--device", "cpu", "--num-threads", "1"])
     assert r.returncode == 0, r.stderr[-3000:]
     for m in ("greedy", "beam", "modified_beam", "ctc_greedy"):

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avsr.data.espeak_tts import SAMPLING_RATE, EspeakError, VoiceSpec, check_voice, synthesize
-from avsr.data.speakers import make_speakers
+from avsr.corpora.synthetic.espeak_tts import SAMPLING_RATE, EspeakError, VoiceSpec, check_voice, synthesize
+from avsr.corpora.synthetic.speakers import make_speakers
 
 REPO = Path(__file__).resolve().parents[1]
 SENTENCES = [
@@ -120,7 +120,7 @@ def test_many_voice_changes_do_not_lose_events():
 def test_same_sequence_in_fresh_processes_is_bit_identical():
     script = (
         "import hashlib, sys\n"
-        "from avsr.data.espeak_tts import synthesize, VoiceSpec\n"
+        "from avsr.corpora.synthetic.espeak_tts import synthesize, VoiceSpec\n"
         "h = hashlib.sha256()\n"
         f"for words in {SENTENCES!r}:\n"
         "    u = synthesize(words, VoiceSpec('en-029+f2', rate=160, pitch=70, pitch_range=60))\n"

@@ -14,17 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from avsr.data.grammar import grid_vocabulary
-from avsr.data.grid import find_grid_clips, prepare_grid
-from avsr.data.grid_download import (
+from avsr.corpora.grid.grammar import grid_vocabulary
+from avsr.corpora.grid.prepare import find_grid_clips, prepare_grid
+from avsr.corpora.grid.download import (
     ALL_SPEAKERS,
     GridDownloadError,
     download_grid,
     missing_pieces,
     parse_speakers,
 )
-from avsr.data.grid_lexicon import grid_cmudict_lexicon, write_grid_lexicon
-from avsr.data.grid_splits import LIPNET_TEST_SPEAKERS, SplitConfig, make_split, write_split
+from avsr.corpora.grid.lexicon import grid_cmudict_lexicon, write_grid_lexicon
+from avsr.corpora.grid.splits import LIPNET_TEST_SPEAKERS, SplitConfig, default_overlapped_sizes, make_split, write_split
 from avsr.data.records import read_records
 from tests.conftest import GRID_SAMPLE, copy_grid_sample
 
@@ -74,6 +74,18 @@ def test_overlapped_split_sizes_disjointness_and_determinism():
     # Input order does not matter either.
     reversed_input = dict(reversed(list(FULL.items())))
     assert make_split(reversed_input, SplitConfig("overlapped", seed=7)).assignment == split.assignment
+
+
+def test_overlapped_default_sizes_follow_the_folder_size():
+    # A 400-clip single-speaker folder (the s1 fixture): 300 train / 25 dev / 75 test; a full speaker: LipNet's.
+    folder = {f"s1_u{k:03d}": "s1" for k in range(400)}
+    split = make_split(folder, SplitConfig("overlapped", seed=5))
+    assert {n: len(u) for n, u in _by_split(split).items()} == {"train": 300, "dev": 25, "test": 75}
+    assert make_split(folder, SplitConfig("overlapped", seed=5)).assignment == split.assignment
+    assert default_overlapped_sizes(1000) == (255, 25) and default_overlapped_sizes(80) == (15, 5)
+    # Given sizes win; every protocol's record says what it used.
+    given = make_split(folder, SplitConfig("overlapped", seed=5, test_per_speaker=10, dev_per_speaker=0))
+    assert len(given.utts("test")) == 10 and not given.utts("dev")
 
 
 def test_split_record_in_the_index_dir(tmp_path):

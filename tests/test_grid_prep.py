@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from avsr.data.grid import (
+from avsr.corpora.grid.prepare import (
     find_grid_clips,
     prepare_clip,
     prepare_grid,

@@ -1,6 +1,6 @@
 """GMM-HMM: features, monophone training/alignment (kaldi-hmm-gmm), decision tree, triphone
 training, triphone H/HCLG, and a toy end-to-end decode. Toy data come from a known HMM
-(avsr.hmm.toy), so the tests can check what training recovers."""
+(avsr.corpora.toy.hmm_corpus), so the tests can check what training recovers."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,10 +10,11 @@ from avsr.hmm.alignment import FrameAlignment, read_alignments, write_alignments
 from avsr.hmm.features import GmmFeatureConfig, gmm_features
 from avsr.hmm.lang_info import LangInfo, phone_num_states
 from avsr.hmm.mono import MonoConfig, align_mono, train_mono
-from avsr.hmm.toy import make_toy_corpus, write_toy_lang
+from avsr.corpora.toy.hmm_corpus import make_toy_corpus, write_toy_lang
 from avsr.hmm.tree import GaussStats, TreeConfig, build_tree, frame_contexts
 from avsr.hmm.tri import TriConfig, TriphoneModel, train_tri
 from avsr.utils.errors import AvsrInputError
+from avsr.corpora.grid.grammar import grid_slots
 
 FAST_MONO = MonoConfig(num_iters=10, total_gauss=200, max_iter_inc=8, realign_iters=(1, 2, 3, 4, 5, 6, 8))
 FAST_TRI = TriConfig(num_leaves=150, total_gauss=400, num_iters=6, max_iter_inc=4, realign_iters=(3,), min_leaf_count=20)
@@ -133,14 +134,49 @@ def test_triphone_training_and_hclg_decoding(toy, tmp_path):
     phones = tri.pdf_phones()
     assert all(np.all(np.diff(np.nonzero(phones == p)[0]) == 1) for p in set(phones.tolist()))
     (tmp_path / "tri").mkdir()
-    tri.save(tmp_path / "tri" / "final.pkl")
-    assert TriphoneModel.load(tmp_path / "tri" / "final.pkl").tree.num_leaves == tri.num_pdfs
-    lm = make_lm(tmp_path / "lm", lang.lang_dir, kind="grid")
+    tri.save(tmp_path / "tri" / "final.json")
+    back = TriphoneModel.load(tmp_path / "tri" / "final.json")
+    assert back.tree.num_leaves == tri.num_pdfs and back.self_loop == tri.self_loop
+    x = next(iter(train.audio.values()))
+    assert np.array_equal(back.log_likelihoods(x), tri.log_likelihoods(x))  # bit-exact, no pickle
+    lm = make_lm(tmp_path / "lm", lang.lang_dir, kind="grammar", slots=grid_slots())
     info = make_model_graph(lang.lang_dir, lm, tmp_path / "tri", tmp_path / "graph")
     assert info["num_columns"] == tri.num_pdfs
     assert make_model_graph(lang.lang_dir, lm, tmp_path / "tri", tmp_path / "graph").get("skipped")
     graph = DecodingGraph.load(tmp_path / "graph")
     test = make_toy_corpus(12, seed=7, prefix="t")
-    hyps = decode_scores(graph, {u: tri.log_likelihoods(x) for u, x in test.audio.items()}, acoustic_scale=0.1)
-    wer = compute_error_stats(test.texts, hyps).rate
+    result = decode_scores(graph, {u: tri.log_likelihoods(x) for u, x in test.audio.items()}, acoustic_scale=0.1)
+    assert not result.failed
+    wer = compute_error_stats(test.texts, result.hyps).rate
     assert wer < 10.0  # chance on GRID is > 80 %
+
+
+def test_mono_saved_without_pickle_round_trips_exactly(toy, tmp_path):
+    import json
+
+    from avsr.hmm.model_io import load_gmm_model
+
+    mono = toy["mono"]
+    mono.save(tmp_path / "mono" / "final.json")
+    meta = json.loads((tmp_path / "mono" / "final.json").read_text())
+    assert meta["kind"] == "mono" and meta["topo"] == toy["lang"].topo_text
+    with np.load(tmp_path / "mono" / "final.npz", allow_pickle=False) as arrays:
+        assert arrays["gmm_num_gauss"].sum() == mono.am.num_gauss
+    back = load_gmm_model(tmp_path / "mono")
+    assert back.transition_model.log_probs == mono.transition_model.log_probs
+    assert back.transition_model.non_self_loop_log_probs == mono.transition_model.non_self_loop_log_probs
+    x = next(iter(toy["train"].audio.values()))
+    assert np.array_equal(back.log_likelihoods(x), mono.log_likelihoods(x))
+    # the same alignments from the reloaded model
+    texts = dict(list(toy["train"].texts.items())[:3])
+    a, _ = align_mono(mono, toy["lang"], toy["train"].audio, texts, FAST_MONO)
+    b, _ = align_mono(back, toy["lang"], toy["train"].audio, texts, FAST_MONO)
+    assert all(np.array_equal(a[u].pdf, b[u].pdf) for u in a)
+    # a replaced arrays file is detected, a pickle is refused
+    (tmp_path / "mono" / "final.npz").write_bytes((tmp_path / "mono" / "final.npz").read_bytes() + b" ")
+    with pytest.raises(AvsrInputError, match="sha256 differs"):
+        load_gmm_model(tmp_path / "mono")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "final.pkl").write_bytes(b"x")
+    with pytest.raises(AvsrInputError, match="pickle model files are no longer read"):
+        load_gmm_model(tmp_path / "old")

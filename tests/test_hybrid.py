@@ -14,6 +14,7 @@ from avsr.hybrid.frontend import FrontEnd, FrontEndConfig, StreamConfig, fit_lda
 from avsr.hybrid.models import VARIANTS, HybridModel, ModelConfig
 from avsr.hybrid.pipeline import architecture_string, average_log_posteriors
 from avsr.hybrid.train import TrainConfig, frame_errors, train_model
+from avsr.corpora.grid.grammar import grid_slots
 
 torch.set_num_threads(1)
 
@@ -178,7 +179,7 @@ def test_toy_end_to_end_gmm_alignments_to_hybrid_decode(tmp_path):
     from avsr.decode.decoder import DecodingGraph
     from avsr.hmm.lang_info import LangInfo, phone_num_states
     from avsr.hmm.mono import MonoConfig, align_mono, train_mono
-    from avsr.hmm.toy import make_toy_corpus, write_toy_lang
+    from avsr.corpora.toy.hmm_corpus import make_toy_corpus, write_toy_lang
     from avsr.hmm.tri import TriConfig, align_tri, train_tri
     from avsr.hmm.tri_graph import make_model_graph
     from avsr.hybrid.evaluate import score_set
@@ -197,9 +198,9 @@ def test_toy_end_to_end_gmm_alignments_to_hybrid_decode(tmp_path):
     for c, name in ((dev, "dev"), (test, "test")):
         labels.update({u: a.pdf for u, a in align_tri(tri, c.audio, ali[name]).items()})
     (tmp_path / "tri").mkdir()
-    tri.save(tmp_path / "tri" / "final.pkl")
+    tri.save(tmp_path / "tri" / "final.json")
     graph_dir = tmp_path / "graph"
-    make_model_graph(lang.lang_dir, make_lm(tmp_path / "lm", lang.lang_dir, kind="grid"), tmp_path / "tri", graph_dir)
+    make_model_graph(lang.lang_dir, make_lm(tmp_path / "lm", lang.lang_dir, kind="grammar", slots=grid_slots()), tmp_path / "tri", graph_dir)
     graph = DecodingGraph.load(graph_dir)
 
     fe_cfg = FrontEndConfig(audio=StreamConfig("mfcc", 2, 20, 2), video=StreamConfig("roi_dct", 2, 10, 2))

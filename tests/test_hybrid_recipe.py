@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from avsr.hmm.toy import make_toy_corpus, noisy_copy, write_toy_cuts, write_toy_lang
+from avsr.corpora.toy.hmm_corpus import make_toy_corpus, noisy_copy, write_toy_cuts, write_toy_lang
+from avsr.corpora.grid.grammar import grid_slots
 
 from tests.conftest import run_step_in_process
 
@@ -50,7 +51,7 @@ def recipe(tmp_path_factory):
         (conf / f"hybrid_{v}.yaml").write_text((ROOT / "conf" / f"hybrid_{v}.yaml").read_text())
     from avsr.lang.lm import make_lm
 
-    make_lm(root / "data" / "lm" / "grid", root / "data" / "lang", kind="grid")
+    make_lm(root / "data" / "lm" / "grid", root / "data" / "lang", kind="grammar", slots=grid_slots())
     return root
 
 
@@ -62,15 +63,22 @@ def test_stages_6_to_9_on_toy_cuts(recipe):
     assert "trained" in out
     _run(f"{s}/train_gmm.py", "--kind", "tri", "--mono-dir", "exp/mono", "--lang", "data/lang", "--conf", "conf/gmm.yaml",
          "--out", "exp/tri", *common, "--align-sets", "train,dev,test", cwd=recipe)
+    prov_before = (recipe / "exp/tri/provenance.json").read_text()
     again = _run(f"{s}/train_gmm.py", "--kind", "tri", "--mono-dir", "exp/mono", "--lang", "data/lang", "--conf", "conf/gmm.yaml",
                  "--out", "exp/tri", *common, "--align-sets", "train,dev,test", cwd=recipe)
     assert "up to date (skipped)" in again
+    assert (recipe / "exp/tri/provenance.json").read_text() == prov_before  # nothing was trained
     _run(f"{s}/make_hclg.py", "--lang", "data/lang", "--lm", "data/lm/grid", "--model", "exp/tri", "--out", "exp/tri/graph_grid",
          "--phone-out", "exp/tri/graph_phone_bg", *common, cwd=recipe)
     _run(f"{s}/decode_gmm.py", "--model", "exp/tri", "--graph", "exp/tri/graph_grid", "--lexicon", "data/lang/lexicon.txt",
          "--sets", "test", "--conf", "conf/gmm.yaml", *common, cwd=recipe)
     tri_test = json.loads((recipe / "exp/tri/score_test/summary.json").read_text())
-    assert tri_test["wer"] < 30.0 and "per" in tri_test  # chance on GRID: > 80 %
+    assert tri_test["wer"] < 30.0 and "per_word_decode" in tri_test  # chance on GRID: > 80 %
+    assert tri_test["search_failures"] == 0 and tri_test["frame_targets"]["source"] == "tri"
+    # provenance is recorded when a system is trained, and a skipped re-run leaves it alone
+    prov = json.loads((recipe / "exp/tri/provenance.json").read_text())
+    assert prov["commit"] and "train_gmm.py" in prov["command"] and len(prov["config_sha256"]) == 64
+    assert (recipe / "exp/tri/final.json").is_file() and not (recipe / "exp/tri/final.pkl").exists()
     for v in ("audio", "video"):
         _run(f"{s}/train_hybrid.py", "--conf", f"conf/hybrid_{v}.yaml", "--ali-dir", "exp/tri", "--exp", "exp", "--out", f"exp/hybrid_{v}",
              "--device", "cpu", *common, cwd=recipe)
@@ -80,12 +88,13 @@ def test_stages_6_to_9_on_toy_cuts(recipe):
                "--graph", "exp/tri/graph_grid", "--lexicon", "data/lang/lexicon.txt", "--device", "cpu", "--sets", "test,test_babble_snr0",
                "--phone-graph", "exp/tri/graph_phone_bg",
                *common, cwd=recipe)
-    assert "exp/hybrid_audio test_babble_snr0: frame PER" in out
+    assert "exp/hybrid_audio test_babble_snr0: frame PER" in out and "search failures 0" in out
     audio_test = json.loads((recipe / "exp/hybrid_audio/score_test/summary.json").read_text())
     assert audio_test["wer"] < 50.0 and audio_test["frame_per"] < 60.0  # chance: WER > 80 %, frame PER > 95 %
     assert json.loads((recipe / "exp/hybrid_audio/decode.json").read_text())["acoustic_scale"] > 0
     # PER from phone-level decoding (phone-bigram graph, no word constraint) is worse than from words
-    assert audio_test["per_source"] == "phone_decode" and audio_test["per_word_decode"] <= audio_test["per_phone_decode"] < 60.0
+    assert audio_test["per_word_decode"] <= audio_test["per_phone_decode"] < 60.0 and "per" not in audio_test
+    assert json.loads((recipe / "exp/hybrid_audio/provenance.json").read_text())["config_sha256"]
 
 
 def test_posterior_average_of_trained_members_and_missing_member_error(recipe):
@@ -98,7 +107,7 @@ def test_posterior_average_of_trained_members_and_missing_member_error(recipe):
     summaries = {sn: json.loads((recipe / f"exp/hybrid_av_average/score_{sn}/summary.json").read_text()) for sn in ("test", "test_babble_snr0")}
     for sn, r in summaries.items():
         assert 0.0 <= r["frame_per"] <= 100.0 and r["frame_per_ci95"][0] <= r["frame_per"] <= r["frame_per_ci95"][1]
-        assert all("frame_err" in u and "word_err" in u and "phone_err" in u for u in r["per_utt"].values())
+        assert all("frame_err" in u and "word_err" in u and "word_phone_err" in u for u in r["per_utt"].values())
     assert summaries["test"]["wer"] < 75.0  # an audio net averaged with a weak video-only net; chance > 80 %
     assert summaries["test"]["members"] == ["exp/hybrid_audio", "exp/hybrid_video"]
     # the noisy copy is scored against its clean utterance's alignment

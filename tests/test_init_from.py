@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from avsr.train.checkpoint import checkpoint_path, load_checkpoint
-from avsr.train.synthetic import make_synthetic_cuts
+from avsr.corpora.toy.feature_corpus import make_synthetic_cuts
 from e2e_helpers import TINY_CONFIG, TINY_TRANSDUCER, run, train_cmd, write_config
 
 
@@ -64,3 +64,27 @@ def test_transducer_from_ctc_attention_and_refusals(trained):
     missing = run(train_cmd(conf, data, work / "rnnt_bad2", "--epochs", "1", "--bpe-model", str(bpe),
                             "--init-from", f"{work / 'nothing'}:encoder."))
     assert missing.returncode == 1 and "no checkpoint to initialise from" in missing.stderr
+
+
+@pytest.mark.parametrize("fusion", ["concat", "bilinear"])
+def test_av_model_started_as_the_audio_model_computes_the_same(trained, fusion):
+    """--init-fusion-from: with the audio model's branch, encoder, CTC head and front-end map, the
+    AV model's CTC outputs equal the audio model's before any update (video terms at zero)."""
+    from avsr.e2e.decode import load_e2e_model
+    from avsr.train.data import FeatureCache, collate, cuts_path, load_cuts
+
+    work, data, bpe = trained
+    conf = write_config(work / f"av_{fusion}.yaml", dict(TINY_CONFIG, frontend=dict(TINY_CONFIG["frontend"], fusion=fusion),
+                                                        train=dict(TINY_CONFIG["train"], lr=0.0)))
+    proc = run(train_cmd(conf, data, work / f"av_{fusion}", "--epochs", "1", "--bpe-model", str(bpe),
+                         "--init-from", f"{work / 'audio'}:frontend.audio.,encoder.,ctc_head.",
+                         "--init-from", f"{work / 'video'}:frontend.video.", "--init-fusion-from", str(work / "audio")))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    av, audio = load_e2e_model(work / f"av_{fusion}")[0], load_e2e_model(work / "audio")[0]
+    cache = FeatureCache(load_cuts(cuts_path(data, "synthetic_grid", "dev")))
+    batch = collate([cache.utts[i] for i in cache.ids()])
+    with torch.no_grad():
+        enc_av, n_av = av.encode(batch)
+        enc_a, n_a = audio.encode(batch)
+    assert torch.equal(n_av, n_a)
+    assert torch.allclose(av.ctc_log_probs(enc_av), audio.ctc_log_probs(enc_a), atol=1e-5)

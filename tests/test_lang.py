@@ -8,10 +8,10 @@ from pathlib import Path
 import kaldifst
 import pytest
 
-from avsr.data.grammar import grid_vocabulary
+from avsr.corpora.grid.grammar import grid_vocabulary
 from avsr.lang.build import build_lang
 from avsr.lang.disambig import add_disambig_symbols
-from avsr.lang.grid_espeak import grid_espeak_lexicon
+from avsr.corpora.grid.espeak_lexicon import grid_espeak_lexicon
 from avsr.lang.lexicon import Lexicon, LexiconEntry, cmudict_lexicon, espeak_lexicon, grapheme_lexicon, read_lexicon, write_lexicon
 from avsr.lang.prepare import LangOptions, prepare_lang
 from avsr.lang.symbols import read_symbol_table

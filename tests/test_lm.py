@@ -10,14 +10,15 @@ from pathlib import Path
 import kaldifst
 import pytest
 
-from avsr.data.grammar import GRID_SLOTS, sample_sentence
+from avsr.corpora.grid.grammar import GRID_SLOTS, sample_sentence
 from avsr.lang.arpa import read_arpa
-from avsr.lang.grid_espeak import grid_espeak_lexicon
+from avsr.corpora.grid.espeak_lexicon import grid_espeak_lexicon
 from avsr.lang.lm import make_lm
 from avsr.lang.ngram import BOS, EOS, KneserNeyLM
 from avsr.lang.prepare import prepare_lang
 from avsr.utils.errors import AvsrInputError
 from avsr.wfst.fstutil import fst_size, fst_to_text
+from avsr.corpora.grid.grammar import grid_slots
 
 REPO = Path(__file__).resolve().parents[1]
 rng = random.Random(3)
@@ -61,7 +62,7 @@ def test_arpa_backoff_form_equals_interpolated_model(tmp_path, order):
 
 
 def test_grid_grammar_G(lang, tmp_path):
-    out = make_lm(tmp_path / "grid", lang, kind="grid")
+    out = make_lm(tmp_path / "grid", lang, kind="grammar", slots=grid_slots())
     G = kaldifst.StdVectorFst.read(str(out / "G.fst"))
     assert fst_size(G) == {"states": 7, "arcs": sum(len(v) for v in GRID_SLOTS.values())}
     # Every sentence has probability 1/64000.

@@ -14,7 +14,7 @@ import soundfile as sf
 import yaml
 from lhotse import CutSet, validate
 
-from avsr.data.lrs3 import (
+from avsr.corpora.lrs3.prepare import (
     Lrs3Clip,
     assign_split,
     choose_dev_speakers,
@@ -25,7 +25,7 @@ from avsr.data.lrs3 import (
     plan_segments,
     prepare_clip,
 )
-from avsr.data.lrs3_fixture import FIXTURE_CLIPS, write_lrs3_fixture
+from avsr.corpora.lrs3.fixture import FIXTURE_CLIPS, write_lrs3_fixture
 from avsr.data.records import read_records
 from avsr.data.types import Segment
 from avsr.utils.errors import AvsrInputError

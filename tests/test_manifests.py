@@ -11,7 +11,7 @@ import soundfile as sf
 from lhotse import CutSet, validate
 
 from avsr.data.checks import check_record
-from avsr.data.grammar import grid_vocabulary
+from avsr.corpora.grid.grammar import grid_vocabulary
 from avsr.data.manifests import build_manifests, manifest_path, write_manifests
 from avsr.data.types import UttRecord
 from avsr.data.video_cuts import load_video_frames

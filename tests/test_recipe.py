@@ -1,8 +1,19 @@
-"""The stage framework and stages 0-3 of the default recipe on the tiny preset."""
+"""The stage framework and the default recipe on the tiny preset, end to end.
+
+The two tiny runs (session fixture ``tiny_clones``) live in this one file so that ``pytest -n 2
+--dist loadfile`` (test.sh) runs them once, on one worker. Reproducibility: Reproducible to the digit: ``./run.sh --preset tiny`` in two separate copies of the working tree
+(uncommitted work included; data/, exp/, .venv/ left out, the venv shared through a symlink), each
+in its own process from empty data and exp dirs, must give byte-identical numeric rows of
+RESULTS.md and byte-identical plots; and every system must reach the leaderboard.
+
+The two runs are the session fixture ``tiny_clones`` (tests/conftest.py): the suite's only
+end-to-end runs of the recipe (test_recipe.py reads the first clone's stage outputs). They
+replaced test_recipe_full.py, which re-ran stages 6-14 twice on one data dir in one session."""
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -11,7 +22,7 @@ import numpy as np
 import pytest
 from lhotse import CutSet, validate
 
-from avsr.data.grammar import grid_vocabulary
+from avsr.corpora.grid.grammar import grid_vocabulary
 from tests.conftest import run_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,17 +49,21 @@ def tiny_run(tiny_recipe_data):
 def test_tiny_recipe_outputs(tiny_run):
     data, _, _ = tiny_run
     stats = json.loads((data / "local" / "synthetic_grid" / "corpus_stats.json").read_text())
-    assert stats  # per-split counts exist
     speakers = {}
-    for split in ("train", "dev", "test"):
+    for split in ("train", "dev", "test", "test_unseenaccent"):
         cuts = CutSet.from_file(data / "manifests" / f"synthetic_grid_cuts_{split}.jsonl.gz")
         validate(cuts, read_data=True)
         speakers[split] = {c.supervisions[0].speaker for c in cuts}
         assert len(cuts) > 0
+        # the corpus report counts what the manifests hold (no clip lost between stages 0 and 1)
+        assert stats["splits"][split]["utterances"] == len(cuts), split
+        assert stats["splits"][split]["speakers"] == len(speakers[split]), split
+        assert abs(stats["splits"][split]["hours"] - sum(c.duration for c in cuts) / 3600) < 1e-3, split
     assert not (speakers["train"] & speakers["dev"]) and not (speakers["train"] & speakers["test"])
     assert not (speakers["dev"] & speakers["test"])
-    noisy = sorted(p.name for p in (data / "fbank").glob("synthetic_grid_cuts_test_*.jsonl.gz"))
-    assert len(noisy) == 10  # 2 noise types x 5 SNRs
+    assert len(set().union(*speakers.values())) == sum(map(len, speakers.values()))  # test_unseenaccent too
+    noisy = sorted(p.name for p in (data / "fbank").glob("synthetic_grid_cuts_test_*_snr*.jsonl.gz"))
+    assert len([n for n in noisy if "matched" not in n]) == 10  # 2 noise types x 5 SNRs (+ matched-noise sets)
     roi = json.loads((data / "video" / "roi_stats.json").read_text())
     assert roi["num_clips"] > 0 and 0.0 <= roi["face_fraction"] <= 1.0
     # the espeak lexicon covers the whole grammar even though 20 training sentences do not
@@ -58,12 +73,30 @@ def test_tiny_recipe_outputs(tiny_run):
         assert (data / "lm" / lm / "G.fst").is_file()
 
 
+def test_tiny_recipe_unseen_accent_set(tiny_run):
+    """Stages 0-3 make the cross-accent test set like test (clean only: no noisy copies)."""
+    data, _, _ = tiny_run
+    assert (data / "local" / "synthetic_grid" / "test_unseenaccent.jsonl").is_file()
+    feats = CutSet.from_file(data / "fbank" / "synthetic_grid_cuts_test_unseenaccent.jsonl.gz")
+    clean = CutSet.from_file(data / "manifests" / "synthetic_grid_cuts_test_unseenaccent.jsonl.gz")
+    assert sorted(feats.ids) == sorted(clean.ids) and len(feats) == 10
+    for cut in feats:  # audio features and the video arrays (mouth ROIs + DCT), as for test
+        assert cut.has_features and {"mouth_roi", "roi_dct"} <= set(cut.custom or {}), cut.id
+    assert (data / "video" / "roi_stats_test_unseenaccent.json").is_file()
+    assert not list((data / "fbank").glob("synthetic_grid_cuts_test_unseenaccent_*"))
+    info = json.loads((data / "local" / "synthetic_grid" / "speakers.json").read_text())
+    accents = {split: {i["base_voice"] for i in info.values() if i["split"] == split} for split in ("train", "test", "test_unseenaccent")}
+    assert accents["test"] <= accents["train"] and not accents["test_unseenaccent"] & accents["train"]
+
+
 def test_rerun_skips_finished_stages(tiny_run):
     data, exp, first = tiny_run
     t0 = time.time()
     proc = run_recipe("--preset", "tiny", "--stop-stage", "5", "--data", str(data), "--exp", str(exp))
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stderr.count("already done, skipping") == 6
+    markers = list((data / ".stages").glob("stage*.done"))
+    assert len(markers) >= 5 and proc.stderr.count("already done, skipping") == len(markers)  # every finished stage
+    assert " done in " not in proc.stderr  # and nothing ran
     assert time.time() - t0 < 30
 
 
@@ -170,3 +203,42 @@ def test_new_words_set_for_the_swap_demo(tiny_run, tmp_path):
         capture_output=True, text=True,
     )
     assert bad.returncode == 1 and "already in the GRID vocabulary" in bad.stderr
+
+SYSTEM_ROWS = ["mono", "tri", "hybrid_audio", "hybrid_video", "hybrid_concat", "hybrid_bilinear", "hybrid_factored",
+               "hybrid_shared_factored", "hybrid_posterior_average", "ctc_att_a", "ctc_att_v", "ctc_att_av_concat",
+               "ctc_att_av_bilinear", "transducer_a", "transducer_v", "transducer_av_concat", "transducer_av_bilinear"]
+
+
+def numeric_rows(results: Path) -> list[str]:
+    """Every table row and bullet of RESULTS.md that carries numbers, except those that name the
+    run's paths, command or date (provenance rows and header lines in backticks)."""
+    return [line for line in results.read_text().splitlines()
+            if line.startswith(("|", "- ")) and re.search(r"\d", line) and "`" not in line and not line.startswith("- date")]
+
+
+def test_two_clones_give_identical_numbers(tiny_clones):
+    (a, _, _), (b, _, _) = tiny_clones
+    rows_a, rows_b = numeric_rows(a / "exp" / "RESULTS.md"), numeric_rows(b / "exp" / "RESULTS.md")
+    assert len(rows_a) > 40
+    diff = [f"a: {x}\nb: {y}" for x, y in zip(rows_a, rows_b) if x != y]
+    assert len(rows_a) == len(rows_b) and not diff, "\n".join(diff[:5])
+    plots_a = sorted(p.name for p in (a / "exp" / "plots").glob("*.png"))
+    assert plots_a and plots_a == sorted(p.name for p in (b / "exp" / "plots").glob("*.png"))
+    for name in plots_a:
+        assert (a / "exp" / "plots" / name).read_bytes() == (b / "exp" / "plots" / name).read_bytes(), name
+
+
+def test_every_system_reaches_the_leaderboard(tiny_clones):
+    clone, stderr, _ = tiny_clones[0]
+    results = (clone / "exp" / "RESULTS.md").read_text()
+    for system in SYSTEM_ROWS:
+        assert re.search(rf"\| {system}[‡†]? \|", results), system
+    assert re.search(r"\d+\.\d(<sup>\d+</sup>)? \[\d+\.\d, \d+\.\d\]", results), "no cell with a 95% interval"
+    assert "speaker-cluster bootstrap over " in results and "## Claims" in results
+    assert "Stage wall times" in stderr and "leaderboard" in stderr
+    for png in ("wer_vs_snr.png", "fusion_frame_per.png"):
+        assert (clone / "exp" / "plots" / png).stat().st_size > 10_000
+    # provenance recorded at training time, for every trained system; no pickle anywhere
+    for system in ("mono", "tri", "hybrid_audio", "ctc_att_a", "transducer_a", "hybrid_posterior_average"):
+        assert (clone / "exp" / system / "provenance.json").is_file(), system
+    assert not list((clone / "exp").glob("*/final.pkl"))

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from avsr.data.types import Segment
-from avsr.video.render import mouth_box, mouth_trajectory, render_face_video, sample_face_style
-from avsr.video.visemes import MOUTH_PARAMS, N_PARAMS, VISEME_SHAPES, phone_visemes
+from avsr.corpora.synthetic.render import mouth_box, mouth_trajectory, render_face_video, sample_face_style
+from avsr.corpora.synthetic.visemes import MOUTH_PARAMS, N_PARAMS, VISEME_SHAPES, phone_visemes
 
 # The espeak inventory seen for GRID (deps.md), stress marks stripped.
 ESPEAK_PHONES = ("_ _: ; p b m f v T D t d n s z l t# t[ tS dZ j k g r r- w w# u: oU 0 O@ a a# V "
@@ -154,3 +154,71 @@ def test_haar_cascade_detects_rendered_faces():
                 hits += x <= fx + fw / 2 <= x + w and y <= fy + fh / 2 <= y + h
         rate = hits / len(range(0, len(frames), 2))
         assert rate >= 0.8, f"style {i}: Haar detected the face in {rate:.0%} of frames"
+
+
+# ---- lip dynamics (issue 13: lips lead the audio, anticipation, per-speaker habits) -------------
+
+def _dynamics(lead: float = 0.08, anticipation: float = 0.6):
+    from dataclasses import replace
+
+    from avsr.corpora.synthetic.lip_motion import sample_talker_dynamics
+
+    dyn = sample_talker_dynamics(np.random.default_rng(4))
+    # No per-phone scatter and a fixed inertia: the tests measure the lead itself.
+    return replace(dyn, phone_jitter_s=0.0, inertia_s=0.012, articulation=1.0, anticipation=anticipation), lead
+
+
+def test_lips_lead_the_audio_by_the_utterance_lead():
+    phones, words = _sentence()
+    fps = 250  # fine time grid: the lag is measured to 4 ms
+    n = int(2.4 * fps)
+    base = mouth_trajectory(phones, words, 2.4, n, fps, np.random.default_rng(5))
+    for lead in (0.04, 0.08, 0.12):
+        dyn, _ = _dynamics(lead, anticipation=0.0)
+        lagged = mouth_trajectory(phones, words, 2.4, n, fps, np.random.default_rng(5), dynamics=dyn, lead_s=lead,
+                                  rng_dyn=np.random.default_rng(6))
+        open_i = MOUTH_PARAMS.index("open")
+        a, b = base[:, open_i] - base[:, open_i].mean(), lagged[:, open_i] - lagged[:, open_i].mean()
+        lags = np.arange(0, 60)  # video earlier than audio by k / fps seconds
+        corr = [float(np.dot(a[k:], b[: n - k])) for k in lags]
+        assert abs(lags[int(np.argmax(corr))] / fps - lead) <= 0.012, (lead, lags[int(np.argmax(corr))] / fps)
+
+
+def test_anticipatory_rounding_before_a_rounded_vowel():
+    # "s" before "u:" (soon) is rounded, before "i:" (see) it is not.
+    round_i = MOUTH_PARAMS.index("round")
+    dyn, lead = _dynamics(0.0, anticipation=0.8)
+
+    def s_round(vowel: str, dynamics) -> float:
+        phones = [Segment("_", 0.0, 0.4), Segment("s", 0.4, 0.52), Segment(vowel, 0.52, 0.75), Segment("_", 0.75, 1.2)]
+        kw = {"dynamics": dynamics, "lead_s": 0.0, "rng_dyn": np.random.default_rng(1)} if dynamics else {}
+        traj = mouth_trajectory(phones, [], 1.2, 120, 100, np.random.default_rng(2), **kw)
+        return float(traj[46, round_i])  # the middle of "s"
+
+    assert s_round("u:", dyn) > s_round("i:", dyn) + 0.2
+    assert s_round("u:", dyn) > s_round("u:", None) + 0.15
+
+
+def test_dynamics_change_only_the_lips_and_are_deterministic():
+    phones, words = _sentence()
+    style = _styles(1)[0]
+    dyn, lead = _dynamics()
+    plain, boxes = render_face_video(phones, words, 2.4, style, seed=11)
+    a, ba = render_face_video(phones, words, 2.4, style, seed=11, dynamics=dyn, lip_lead_s=lead)
+    b, bb = render_face_video(phones, words, 2.4, style, seed=11, dynamics=dyn, lip_lead_s=lead)
+    assert np.array_equal(a, b) and np.array_equal(ba, bb)
+    # Head motion, lighting and noise come from the same draws: same boxes, same upper face.
+    assert np.array_equal(boxes, ba) and not np.array_equal(plain, a)
+    x, y, w, h = boxes[20]
+    assert np.array_equal(plain[20, y : y + h // 3], a[20, y : y + h // 3])
+
+
+def test_talker_dynamics_sampling_respects_the_lead_range():
+    from avsr.corpora.synthetic.lip_motion import sample_talker_dynamics
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        dyn = sample_talker_dynamics(rng, 0.04, 0.12)
+        assert 0.04 <= dyn.lead_s <= 0.12
+        leads = [dyn.utterance_lead(rng) for _ in range(50)]
+        assert all(0.04 <= v <= 0.12 for v in leads) and np.std(leads) > 0

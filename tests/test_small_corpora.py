@@ -9,7 +9,7 @@ from lhotse import CutSet
 from avsr.leaderboard.plots import _error_bar
 from avsr.score.bootstrap import Interval
 from avsr.train.data import bucketing_batches
-from avsr.train.synthetic import make_synthetic_cuts
+from avsr.corpora.toy.feature_corpus import make_synthetic_cuts
 
 
 def test_bucketing_with_fewer_cuts_than_buckets(tmp_path: Path):

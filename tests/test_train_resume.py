@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from avsr.train.checkpoint import averaged_model_state, checkpoint_path, latest_epoch, load_checkpoint, saved_epochs
-from avsr.train.synthetic import make_synthetic_cuts
+from avsr.corpora.toy.feature_corpus import make_synthetic_cuts
 from e2e_helpers import TINY_CONFIG, env_one_thread, run, train_cmd, write_config
 
 EPOCHS = 4
@@ -40,17 +40,21 @@ def test_kill9_then_resume_matches_uninterrupted(corpus: Path, tmp_path: Path) -
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while not checkpoint_path(exp, 1).exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)  # kill -9 somewhere after epoch 1 was saved
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)  # kill -9 right after epoch 1 was saved, while epoch 2 trains
     proc.wait()
     killed_at = latest_epoch(exp)
-    assert killed_at is not None and killed_at >= 1
-    assert not list(exp.glob(".*tmp*")) or all(p.suffix != ".pt" for p in exp.glob("epoch-*.pt.*"))
+    # the kill must land mid-training, or the rest of the test would not exercise resuming at all
+    assert killed_at is not None and 1 <= killed_at < EPOCHS, f"kill landed at epoch {killed_at} of {EPOCHS}"
+    # every visible checkpoint is complete (a partial write only exists as a hidden temp file)
+    for e in saved_epochs(exp):
+        assert load_checkpoint(checkpoint_path(exp, e))["epoch"] == e
+    assert all(p.name.startswith(".") for p in exp.iterdir() if ".tmp-" in p.name)
 
     resumed = run(train_cmd(conf, corpus, exp))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    if killed_at < EPOCHS:
-        assert f"resuming from {checkpoint_path(exp, killed_at)} (epoch {killed_at}" in resumed.stderr
+    assert f"resuming from {checkpoint_path(exp, killed_at)} (epoch {killed_at}" in resumed.stderr
+    assert not [p for p in exp.iterdir() if ".tmp-" in p.name]  # stale temp files were cleaned up
     a = load_checkpoint(checkpoint_path(ref_exp, EPOCHS))["model"]
     b = load_checkpoint(checkpoint_path(exp, EPOCHS))["model"]
     assert a.keys() == b.keys()

@@ -5,15 +5,18 @@ from __future__ import annotations
 import random
 
 import kaldifst
+import numpy as np
 import pytest
 
-from avsr.data.grammar import sample_sentence
-from avsr.lang.grid_espeak import grid_espeak_lexicon
+from avsr.corpora.grid.grammar import sample_sentence
+from avsr.corpora.grid.espeak_lexicon import grid_espeak_lexicon
 from avsr.lang.lm import make_lm
 from avsr.lang.prepare import prepare_lang
+from avsr.utils.errors import AvsrInputError
 from avsr.wfst.ctc_topo import ctc_topology
 from avsr.wfst.fstutil import compile_arcs, fst_size, fst_to_text, project, push_weights, relabel_to_epsilon
 from avsr.wfst.make_graph import make_graph
+from avsr.corpora.grid.grammar import grid_slots
 
 
 def all_paths(fst) -> dict[tuple, float]:
@@ -89,20 +92,35 @@ def test_make_graph_skips_when_inputs_unchanged_and_rebuilds_G_for_another_lang(
 
 
 def test_hclg_from_a_saved_model_file(tmp_path):
-    """A trained hybrid model saved as final.pkl (transition_model + ctx_dep) drives H."""
-    import pickle
-
+    """A trained monophone model saved as final.json + final.npz (no pickle) drives H; a legacy
+    final.pkl is refused, never loaded and never silently replaced by an untrained H."""
     import kaldi_hmm_gmm as khg
 
+    from avsr.hmm.mono import GmmHmm
+
     lang = prepare_lang(grid_espeak_lexicon(), tmp_path / "lang")
-    make_lm(tmp_path / "lm", lang, kind="grid")
+    make_lm(tmp_path / "lm", lang, kind="grammar", slots=grid_slots())
+    topo_text = (lang / "topo").read_text()
     topo = khg.HmmTopology()
-    topo.read((lang / "topo").read_text())
+    topo.read(topo_text)
     ctx = khg.monophone_context_dependency(topo.phones, topo.get_phone_to_num_pdf_classes())
+    gmm = khg.DiagGmm(nmix=1, dim=2)
+    gmm.set_weights(np.ones(1, np.float32))
+    gmm.set_means(np.zeros((1, 2), np.float32))
+    gmm.set_invvars(np.ones((1, 2), np.float32))
+    gmm.compute_gconsts()
+    am = khg.AmDiagGmm()
+    for _ in range(ctx.num_pdfs):
+        am.add_pdf(gmm)
     model = tmp_path / "exp/mono"
     model.mkdir(parents=True)
-    with open(model / "final.pkl", "wb") as handle:
-        pickle.dump({"transition_model": khg.TransitionModel(ctx, topo), "ctx_dep": ctx}, handle)
+    GmmHmm(khg.TransitionModel(ctx, topo), ctx, am, topo_text=topo_text).save(model / "final.json")
     info = make_graph("hclg", lang, tmp_path / "lm", tmp_path / "g", model)
-    assert info["h_model"].endswith("final.pkl") and "model/final.pkl" in info["input_hashes"]
+    assert info["h_model"].endswith("final.json") and "model/final.json" in info["input_hashes"]
+    assert "model/final.npz" in info["input_hashes"]
+    legacy = tmp_path / "exp/legacy"
+    legacy.mkdir()
+    (legacy / "final.pkl").write_bytes(b"not to be unpickled")
+    with pytest.raises(AvsrInputError, match="pickle model files are no longer read"):
+        make_graph("hclg", lang, tmp_path / "lm", tmp_path / "g_legacy", legacy)
     assert info["num_columns"] == ctx.num_pdfs

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avsr.data.grammar import sample_sentence
+from avsr.corpora.grid.grammar import sample_sentence
 from avsr.decode.archive import write_score_archive
 from avsr.decode.oracle import oracle_ctc_matrix
-from avsr.lang.grid_espeak import grid_espeak_lexicon
+from avsr.corpora.grid.espeak_lexicon import grid_espeak_lexicon
 from avsr.lang.lexicon import Lexicon, LexiconEntry, write_lexicon
 from avsr.lang.lm import make_lm
 from avsr.lang.prepare import prepare_lang

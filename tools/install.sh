@@ -24,8 +24,16 @@ echo "[install] torch==2.13.0 (CPU)" >&2
 quiet_pip install -q torch==2.13.0
 echo "[install] pinned dependencies from requirements.txt" >&2
 quiet_pip install -q -r "$root/requirements.txt"
-echo "[install] avsr package (editable)" >&2
-quiet_pip install -q --no-deps -e "$root"
+if [[ -L "$root/.venv" || "$venv" != "$root/.venv" ]]; then
+  # a venv shared with another checkout (a symlinked .venv, or AVSR_VENV): re-pointing its editable
+  # install here would silently switch every other user of it to this copy's code; the recipe's
+  # scripts and tests put their own checkout first on sys.path, so none is needed
+  echo "[install] $venv is not this checkout's own .venv: editable install skipped (for the avsr-transcribe" \
+       "command: $venv/bin/python -m pip install --no-deps -e $root)" >&2
+else
+  echo "[install] avsr package (editable)" >&2
+  quiet_pip install -q --no-deps -e "$root"
+fi
 # A CUDA torch sneaking in would be a silent multi-GB mistake: fail loudly instead.
 "$venv/bin/python" - <<'PY'
 import torch, kaldifst, kaldi_hmm_gmm, lhotse, cv2

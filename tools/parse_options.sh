@@ -1,6 +1,7 @@
 # Sourced by recipes: turns `--some-option value` into `some_option=value` for variables the
 # recipe already defined (Kaldi/icefall convention); `--help` prints $help_message and exits.
-# Unknown options are an error, so a typo never silently runs the default.
+# Unknown options are an error, so a typo never silently runs the default. Only lower-case
+# recipe variables are options: `--PATH x`, `--help-message x` or `--_x y` are refused too.
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --help|-h)
@@ -17,7 +18,7 @@ while [[ $# -gt 0 ]]; do
       exit 1 ;;
   esac
   _var="${_name#--}"; _var="${_var//-/_}"
-  if [[ -z "${!_var+set}" ]]; then
+  if ! [[ $_var =~ ^[a-z][a-z0-9_]*$ ]] || [[ $_var == help_message || -z "${!_var+set}" ]]; then
     echo "$0: unknown option $_name (see --help)" >&2
     exit 1
   fi

@@ -17,6 +17,10 @@ from avsr.video.io import VideoProbe, probe_video
 
 # GRID's audio ends ~22 ms before its last video frame: one frame of slack is normal.
 MAX_AV_MISMATCH_FRAMES = 1.0
+# Any frame rate in this range is accepted: stage 3 resamples the mouth crops to the models'
+# 25 fps (avsr.video.frame_rate) and records the source rate in the cut. Outside it a container's
+# rate is taken to be broken rather than real.
+FPS_RANGE = (5.0, 240.0)
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ def check_transcript(rec: UttRecord, vocabulary: Optional[Collection[str]]) -> N
 
 
 def check_av_lengths(rec: UttRecord, audio: AudioProbe, video: VideoProbe) -> None:
+    if not FPS_RANGE[0] <= video.fps <= FPS_RANGE[1]:
+        raise AvsrInputError(rec.video_path, f"implausible frame rate {video.fps:g} fps (expected {FPS_RANGE[0]:g}-{FPS_RANGE[1]:g})")
     needed = audio.duration * video.fps
     if abs(video.num_frames - needed) > MAX_AV_MISMATCH_FRAMES + 1e-6:
         raise AvsrInputError(

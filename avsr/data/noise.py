@@ -1,15 +1,28 @@
 """Stage 2: noisy copies of cut sets at fixed SNRs (white noise and babble); the video stays clean.
 
-Noise sources are ordinary recordings under ``data/noise/`` (white noise generated from the
-seed; babble = sums of several other speakers' utterances), so every noisy cut is a lhotse
-MixedCut that anyone can re-mix, listen to, or compute features from.
+Noise sources are ordinary recordings under ``data/noise/`` (white noise generated from a
+seed; babble = sums of several talkers' utterances), so every noisy cut is a lhotse MixedCut
+that anyone can re-mix, listen to, or compute features from.
+
+Training and test noise are disjoint (issue 13): the training noise (babble of training
+talkers, white noise from training seeds) is what ``train_multi`` and on-the-fly mixing use;
+the test noise is babble of talkers never used in training and white noise from other seeds
+("unmatched", the default test sets). Test sets mixed with the training noise are "matched"
+(``<split>_<type>matched_snr<N>``) and show how much a matched-noise protocol flatters a system.
+
+Noise recording sets (lhotse ``RecordingSet``, ``data/noise/{train,test}_noise_recordings.jsonl.gz``):
+one 16 kHz mono PCM16 wav per recording, id ``<type>_<role>_<NN>`` with type ``babble`` or
+``white`` and role ``train`` or ``test``; babble tracks are 30 s (``babble.duration_s``) sums of
+``babble.num_talkers`` equal-RMS streams of whole utterances, white tracks 60 s of Gaussian
+noise; every track is scaled to RMS 0.1. ``NoiseBank`` loads such a set once and cuts random
+segments from it; ``mix_at_snr`` mixes like lhotse's ``cut.mix(..., snr=...)``.
 """
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import soundfile as sf
@@ -27,18 +40,19 @@ NOISE_TYPES = ("white", "babble")
 class NoiseCondition:
     noise_type: str
     snr_db: float
+    matched: bool = False  # mixed with the training noise (a "matched" test set)
 
     @property
     def name(self) -> str:
-        """e.g. ``babble_snr-5``, ``white_snr10``."""
-        return f"{self.noise_type}_snr{self.snr_db:g}"
+        """e.g. ``babble_snr-5``, ``white_snr10``, ``babblematched_snr0``."""
+        return f"{self.noise_type}{'matched' if self.matched else ''}_snr{self.snr_db:g}"
 
 
-def parse_conditions(noise_types: Sequence[str], snrs: Sequence[float]) -> list[NoiseCondition]:
+def parse_conditions(noise_types: Sequence[str], snrs: Sequence[float], matched: bool = False) -> list[NoiseCondition]:
     for t in noise_types:
         if t not in NOISE_TYPES:
             raise ValueError(f"unknown noise type {t!r}; choose from {NOISE_TYPES}")
-    return [NoiseCondition(t, float(s)) for t in noise_types for s in snrs]
+    return [NoiseCondition(t, float(s), matched) for t in noise_types for s in snrs]
 
 
 def _write_wav(path: Path, samples: np.ndarray, sampling_rate: int) -> None:
@@ -94,7 +108,7 @@ def mix_condition(cuts: CutSet, noise: RecordingSet, condition: NoiseCondition, 
     The noise segment is chosen by a generator seeded from (seed, condition, cut id), so a cut
     gets the same noise whatever else is in the set. Cut ids get the condition appended.
     """
-    candidates = sorted((r for r in noise if r.id.startswith(condition.noise_type)), key=lambda r: r.id)
+    candidates = sorted((r for r in noise if r.id.startswith(condition.noise_type + "_")), key=lambda r: r.id)
     if not candidates:
         raise ValueError(f"no noise recordings of type {condition.noise_type!r}")
     mixed = []
@@ -128,3 +142,56 @@ def measured_snr(cut: Cut) -> float:
     total = cut.load_audio()[0]
     noise = total[: len(speech)] - speech
     return float(10 * np.log10(np.mean(speech**2) / np.mean(noise**2)))
+
+
+def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """``speech + g * noise`` with g such that the mean-square ratio is ``snr_db`` (as lhotse's
+    ``cut.mix(..., snr=...)``: energies over the whole signals). Same shape as ``speech``."""
+    if noise.shape != speech.shape:
+        raise ValueError(f"noise shape {noise.shape} != speech shape {speech.shape}")
+    e_speech = float(np.mean(np.square(speech, dtype=np.float64)))
+    e_noise = float(np.mean(np.square(noise, dtype=np.float64)))
+    if e_noise <= 0.0:
+        return speech.copy()
+    gain = np.sqrt(e_speech / (e_noise * 10.0 ** (snr_db / 10.0)))
+    return (speech + gain * noise).astype(speech.dtype, copy=False)
+
+
+class NoiseBank:
+    """A noise RecordingSet held in memory, for on-the-fly mixing (fresh noise per utterance and
+    epoch): ``NoiseBank.from_file("data/noise/train_noise_recordings.jsonl.gz")``.
+
+    ``segment`` draws a random recording (of one type, or of any) and a random stretch of it;
+    the caller's ``random.Random`` makes it reproducible (seed it from epoch and cut id).
+    """
+
+    def __init__(self, recordings: RecordingSet, sampling_rate: int = 16000):
+        self.audio: dict[str, np.ndarray] = {}
+        for rec in sorted(recordings, key=lambda r: r.id):
+            if rec.sampling_rate != sampling_rate:
+                raise AvsrInputError(rec.id, f"noise recording at {rec.sampling_rate} Hz, expected {sampling_rate} Hz")
+            self.audio[rec.id] = rec.load_audio()[0].astype(np.float32)
+        if not self.audio:
+            raise AvsrInputError(None, "empty noise recording set")
+        self.sampling_rate = sampling_rate
+
+    @classmethod
+    def from_file(cls, path: PathLike, sampling_rate: int = 16000) -> "NoiseBank":
+        return cls(RecordingSet.from_file(path), sampling_rate)
+
+    @property
+    def noise_types(self) -> list[str]:
+        return sorted({rid.split("_")[0] for rid in self.audio})
+
+    def segment(self, num_samples: int, rng: random.Random, noise_type: Optional[str] = None) -> tuple[str, np.ndarray]:
+        """(recording id, float32 [num_samples]) from a random recording and offset; recordings
+        shorter than ``num_samples`` are tiled."""
+        ids = [rid for rid in self.audio if noise_type is None or rid.startswith(noise_type + "_")]
+        if not ids:
+            raise ValueError(f"no noise recordings of type {noise_type!r} (have {self.noise_types})")
+        rid = rng.choice(ids)
+        audio = self.audio[rid]
+        if len(audio) < num_samples:
+            audio = np.tile(audio, -(-num_samples // len(audio)))
+        start = rng.randrange(0, len(audio) - num_samples + 1)
+        return rid, audio[start : start + num_samples]

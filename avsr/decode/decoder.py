@@ -4,6 +4,11 @@ FasterDecoder (1-best) and an exact n-best over a column-pruned frame lattice.
 A score matrix is float32 [T, C]: log-posteriors (CTC) or pseudo-log-likelihoods
 (hybrid: log p(s|x) - log p(s)). Graph input label k reads column ``column_map[k-1]``
 (identity when the map is None), i.e. DecodableCtc's "label i reads column i-1".
+
+Search failures are never silent: when no token reaches a final state, the decoders return
+the best *partial* hypothesis (Kaldi's ``--allow-partial``, the default here) with
+``Hypothesis.partial`` set, so callers count failures per test condition instead of scoring an
+empty hypothesis as all deletions without saying so.
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ class DecodeOptions:
     nbest: int = 1
     nbest_columns: int = 4  # n-best only: per frame, keep this many best columns
     lattice_beam: float = 8.0  # decode_lattice only
+    allow_partial: bool = True  # no final state reached: return the best partial path (flagged), not None
 
 
 @dataclass
@@ -41,6 +47,7 @@ class Hypothesis:
     cost: float  # graph cost + acoustic_scale * acoustic cost (lower is better)
     graph_cost: float
     acoustic_cost: float  # unscaled: -sum of the matrix scores on the path
+    partial: bool = False  # True: the search reached no final state; this is the best partial path
 
 
 @dataclass
@@ -76,7 +83,8 @@ def _check_matrix(graph: DecodingGraph, matrix: np.ndarray, utt: str) -> np.ndar
 
 
 def decode_best(graph: DecodingGraph, matrix: np.ndarray, options: Optional[DecodeOptions] = None, utt: str = "") -> Optional[Hypothesis]:
-    """1-best word sequence with FasterDecoder; None if no path reached a final state."""
+    """1-best word sequence with FasterDecoder. When no path reached a final state: the best
+    partial path with ``partial=True`` (``options.allow_partial``, the default), else None."""
     import kaldi_hmm_gmm as khg
 
     opts = options or DecodeOptions()
@@ -85,15 +93,17 @@ def decode_best(graph: DecodingGraph, matrix: np.ndarray, options: Optional[Deco
     decoder_opts = khg.FasterDecoderOptions(beam=opts.beam, max_active=opts.max_active, min_active=opts.min_active)
     decoder = khg.FasterDecoder(graph.fst, decoder_opts)
     decoder.decode(khg.DecodableCtc(scores))
-    if not decoder.reached_final():
+    reached = bool(decoder.reached_final())
+    if not reached and not opts.allow_partial:
         return None
-    ok, lattice = decoder.get_best_path()
-    if not ok:
-        return None
-    ok, _ilabels, olabels, weight = kaldifst.get_linear_symbol_sequence(lattice)
+    ok, lattice = decoder.get_best_path(use_final_probs=reached)
+    if ok:
+        ok, _ilabels, olabels, weight = kaldifst.get_linear_symbol_sequence(lattice)
+    if not ok:  # no token survived at all (cannot happen with min_active > 0): an empty partial result
+        return Hypothesis([], float("inf"), float("inf"), float("inf"), partial=True) if opts.allow_partial else None
     graph_cost, scaled_ac = float(weight.value1), float(weight.value2)
     acoustic = scaled_ac / opts.acoustic_scale if opts.acoustic_scale else 0.0
-    return Hypothesis([graph.words.symbol(o) for o in olabels], graph_cost + scaled_ac, graph_cost, acoustic)
+    return Hypothesis([graph.words.symbol(o) for o in olabels], graph_cost + scaled_ac, graph_cost, acoustic, partial=not reached)
 
 
 def decode_lattice(
@@ -102,7 +112,8 @@ def decode_lattice(
     """1-best words and the frame alignment (graph input labels: transition ids for HCLG)
     with LatticeFasterDecoder (determinized lattice, as Kaldi's decoders do). Needs the
     hybrid model's TransitionModel (kaldi-hmm-gmm uses it for phone-level lattice pruning).
-    Returns (None, []) when no final state was reached and partial paths are not wanted."""
+    No final state reached: the best partial path flagged ``partial`` (``options.allow_partial``),
+    else (None, [])."""
     import kaldi_hmm_gmm as khg
 
     opts = options or DecodeOptions()
@@ -114,10 +125,19 @@ def decode_lattice(
     ok, alignment, word_ids, loglike = khg.decode_utterance_lattice_faster(
         decoder, khg.DecodableCtc(scores), transition_model, utt or "utt", False
     )
+    partial = False
+    if not ok and opts.allow_partial:
+        # the binding does not say whether a final state was reached: a strict pass failed, so
+        # this (allow_partial) pass is the partial one
+        decoder = khg.LatticeFasterDecoderStdVectorFst(graph.fst, config)
+        ok, alignment, word_ids, loglike = khg.decode_utterance_lattice_faster(
+            decoder, khg.DecodableCtc(scores), transition_model, utt or "utt", True
+        )
+        partial = True
     if not ok:
         return None, []
     words = [graph.words.symbol(w) for w in word_ids]
-    return Hypothesis(words, -float(loglike), float("nan"), float("nan")), list(alignment)
+    return Hypothesis(words, -float(loglike), float("nan"), float("nan"), partial=partial), list(alignment)
 
 
 def frame_lattice(matrix: np.ndarray, column_map: Optional[np.ndarray], keep: int) -> kaldifst.StdVectorFst:
@@ -147,7 +167,7 @@ def decode_nbest(graph: DecodingGraph, matrix: np.ndarray, options: Optional[Dec
     matrix = _check_matrix(graph, matrix, utt) * opts.acoustic_scale
     if opts.nbest <= 1:
         best = decode_best(graph, matrix / max(opts.acoustic_scale, 1e-30), opts, utt)
-        return [best] if best else []
+        return [best] if best else []  # a partial 1-best stays flagged (Hypothesis.partial)
     frames = frame_lattice(matrix, graph.column_map, opts.nbest_columns)
     kaldifst.arcsort(frames, sort_type="olabel")
     composed = kaldifst.compose(frames, graph.fst)

@@ -41,7 +41,7 @@ def decode_archive(
         num_frames += matrix.shape[0]
         best = decode_best(graph, matrix, opts, utt=f"{scores}[{utt}]")
         hyps[utt] = best.words if best else []
-        if best is None:
+        if best is None or best.partial:
             failed.append(utt)
         if nbest_out is not None:
             for rank, hyp in enumerate(decode_nbest(graph, matrix, opts, utt=f"{scores}[{utt}]"), start=1):
@@ -59,11 +59,13 @@ def decode_archive(
             "scores_hash": file_sha256(scores),
             "options": asdict(opts),
             "num_utts": len(hyps),
+            "search_failures": len(failed),  # no final state reached: the best partial path (or nothing) was written
             "failed": failed,
             "seconds": round(seconds, 3),
             "real_time_factor_at_100fps": round(seconds / max(num_frames / 100.0, 1e-9), 5),
         },
     )
     if failed:
-        log.warning("%d utterance(s) reached no final state (empty hyp): %s", len(failed), failed[:5])
+        log.warning("%d of %d utterance(s) reached no final state (%s hypothesis written): %s", len(failed), len(hyps),
+                    "best partial" if opts.allow_partial else "empty", failed[:5])
     return hyps

@@ -6,13 +6,14 @@ The graph directory comes from ``steps/make_graph.py --kind hlg`` over a BPE lan
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
 import torch
 
-from avsr.e2e.tokens import BpeTokenizer
+from avsr.e2e.tokens import Tokenizer
 from avsr.utils.errors import AvsrInputError
 
 PathLike = Union[str, Path]
@@ -26,7 +27,7 @@ class HlgDecoder:
         self.graph, self.column_of_token, self.opts = graph, column_of_token, opts
 
     @classmethod
-    def load(cls, graph_dir: Optional[PathLike], tokenizer: BpeTokenizer, opts) -> "HlgDecoder":
+    def load(cls, graph_dir: Optional[PathLike], tokenizer: Tokenizer, opts) -> "HlgDecoder":
         from avsr.decode.decoder import DecodingGraph
         from avsr.lang.symbols import read_symbol_table
 
@@ -62,21 +63,29 @@ class HlgDecoder:
         return out
 
     def decode(self, model, enc: torch.Tensor, length: int, rescore_with_attention: bool = False,
-               tokenizer: Optional[BpeTokenizer] = None) -> str:
+               tokenizer: Optional[Tokenizer] = None) -> str:
+        """The word string (see :meth:`decode_result` for whether the search failed)."""
+        return self.decode_result(model, enc, length, rescore_with_attention, tokenizer).text
+
+    def decode_result(self, model, enc: torch.Tensor, length: int, rescore_with_attention: bool = False,
+                      tokenizer: Optional[Tokenizer] = None) -> "HlgResult":
+        """Words for one utterance; ``partial`` is True when the search reached no final state even
+        with a 4x wider beam: the text is then the best partial path (Kaldi's --allow-partial),
+        and the caller counts it as a search failure."""
         from avsr.decode.decoder import DecodeOptions, decode_best, decode_nbest
 
         matrix = self.scores(model.ctc_log_probs(enc[:length]))
         opts = DecodeOptions(beam=self.opts.hlg_beam, acoustic_scale=self.opts.acoustic_scale)
         if not rescore_with_attention:
             hyp = decode_best(self.graph, matrix, opts)
-            if hyp is None:  # no final state within the beam (a weak model): retry wider once
+            if hyp is None or hyp.partial:  # no final state within the beam (a weak model): retry wider once
                 opts.beam *= 4
                 hyp = decode_best(self.graph, matrix, opts)
-            return " ".join(hyp.words) if hyp else ""
+            return HlgResult(" ".join(hyp.words) if hyp else "", hyp is None or hyp.partial)
         opts.nbest = self.opts.nbest
-        nbest = decode_nbest(self.graph, matrix, opts)
+        nbest = [h for h in decode_nbest(self.graph, matrix, opts) if not h.partial]
         if not nbest:  # no complete path through the kept columns: fall back to the 1-best
-            return self.decode(model, enc, length)
+            return self.decode_result(model, enc, length)
         if tokenizer is None:
             raise ValueError("attention rescoring needs the tokenizer")
         from avsr.e2e.search_attention import attention_scores
@@ -85,4 +94,10 @@ class HlgDecoder:
         att = attention_scores(model, enc, length, [tokenizer.encode(t) for t in texts])
         w = self.opts.nbest_attention_weight
         totals = [(1 - w) * (-h.cost) + w * a for h, a in zip(nbest, att)]
-        return texts[int(np.argmax(totals))]
+        return HlgResult(texts[int(np.argmax(totals))], False)
+
+
+@dataclass(frozen=True)
+class HlgResult:
+    text: str
+    partial: bool  # the search reached no final state: ``text`` is the best partial path

@@ -24,8 +24,8 @@ def collect_scores(exp_root: PathLike) -> list[dict[str, Any]]:
 
 def record_condition(rec: dict[str, Any]) -> Condition:
     """The record's test condition (from noise/snr, else from the set name)."""
-    if rec.get("noise") == "clean":
-        return CLEAN
+    if rec.get("noise") == "clean":  # the set name still tells a speaker subset (test_unseenaccent)
+        return parse_set_name(rec["test_set"])[1] if rec.get("test_set") else CLEAN
     if rec.get("noise") and rec.get("snr") is not None:
         return Condition(rec["noise"], float(rec["snr"]))
     return parse_set_name(rec["test_set"])[1]

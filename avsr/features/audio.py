@@ -2,7 +2,10 @@
 
 Audio is scaled to the int16 range before extraction, as Kaldi's tools see it, so the
 numbers match `compute-fbank-feats` / `compute-mfcc-feats`. Dither is off: the same
-audio always gives the same features.
+audio always gives the same features. The fbank's mel range is 20 Hz to Nyquist - 400 Hz, the
+convention of lhotse, icefall and sherpa-onnx (whose feature extractor an exported model meets;
+the E2E front-end removes each utterance's mean, so the int16 scaling, a constant offset of the
+log energies, does not matter there).
 """
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ INT16_SCALE = 32768.0
 @dataclass(frozen=True)
 class AudioFeatureConfig:
     num_mel_bins: int = 80  # fbank
+    fbank_low_freq: float = 20.0
+    fbank_high_freq: float = -400.0  # <= 0: offset from Nyquist
     num_ceps: int = 24  # MFCC (seed paper: 24)
     mfcc_mel_bins: int = 40
     sampling_rate: int = 16000
@@ -47,6 +52,8 @@ def compute_fbank(samples: np.ndarray, cfg: AudioFeatureConfig = AudioFeatureCon
     opts = knf.FbankOptions()
     _frame_opts(opts, cfg)
     opts.mel_opts.num_bins = cfg.num_mel_bins
+    opts.mel_opts.low_freq = cfg.fbank_low_freq
+    opts.mel_opts.high_freq = cfg.fbank_high_freq
     return _run(knf.OnlineFbank(opts), samples, cfg.sampling_rate)
 
 

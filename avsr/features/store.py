@@ -4,7 +4,9 @@
   LilcomChunkyWriter) and 24-dim MFCC as a custom temporal array ``mfcc``;
 - video: grayscale mouth crops as a custom temporal array ``mouth_roi`` [T, S, S] uint8 and
   their 2-D DCT coefficients ``roi_dct`` [T, 64] (frame shift 0.04 s, NumpyHdf5Writer), as
-  lhotse's maintainers recommend for video features.
+  lhotse's maintainers recommend for video features. Whatever the source frame rate, the arrays
+  are at the models' 25 fps (:mod:`avsr.video.frame_rate`: faces are found at the source rate,
+  the crops are resampled); the cut records the source rate as ``custom["video_source_fps"]``.
 
 Noisy cuts (MixedCut) are mixed eagerly, like lhotse's ``compute_and_store_features``: the
 result is a MonoCut with the same id and no recording; its video arrays are those of the
@@ -15,7 +17,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Optional, Union
+from typing import Mapping, Optional, Union
 
 from lhotse import CutSet, Features, LilcomChunkyWriter, NumpyHdf5Writer
 from lhotse.cut import Cut, MixedCut, MonoCut
@@ -25,11 +27,13 @@ from tqdm import tqdm
 from avsr.data.video_cuts import load_video_frames, speech_cut
 from avsr.features.audio import FRAME_SHIFT, AudioFeatureConfig, compute_fbank, compute_mfcc
 from avsr.utils.parallel import map_chunks
+from avsr.video.frame_rate import resample_frames, resampled_length
 from avsr.utils.errors import AvsrInputError
 
 log = logging.getLogger(__name__)
 PathLike = Union[str, Path]
-VIDEO_FRAME_SHIFT = 0.04
+MODEL_VIDEO_FPS = 25  # the rate every model reads video at
+VIDEO_FRAME_SHIFT = 1.0 / MODEL_VIDEO_FPS
 VIDEO_FIELDS = ("mouth_roi", "roi_dct")
 
 
@@ -82,19 +86,34 @@ def compute_audio_features(
     num_jobs: int = 1,
     cfg: AudioFeatureConfig = AudioFeatureConfig(),
     executor: Optional[Executor] = None,
+    reuse: Optional[Mapping[str, Cut]] = None,
 ) -> CutSet:
-    """fbank (→ ``features``) and MFCC (→ custom ``mfcc``) for every cut; noisy cuts are mixed eagerly."""
+    """fbank (→ ``features``) and MFCC (→ custom ``mfcc``) for every cut; noisy cuts are mixed eagerly.
+
+    ``reuse``: features-attached clean cuts by id (e.g. the ``train`` set's): a clean cut with the
+    same id, recording and span is taken from there instead of being computed again (the clean
+    half of ``train_multi``)."""
+    reuse = reuse or {}
+
+    def reusable(cut: Cut) -> bool:
+        old = reuse.get(cut.id)
+        return (isinstance(cut, MonoCut) and old is not None and old.recording_id == cut.recording_id
+                and old.start == cut.start and old.duration == cut.duration)
+
+    todo = [c for c in cuts if not reusable(c)]
     Path(storage_stem).parent.mkdir(parents=True, exist_ok=True)
-    dicts = map_chunks(_audio_job, [c.to_dict() for c in cuts], num_jobs, str(storage_stem), cfg, executor=executor)
-    return CutSet.from_dicts(dicts)
+    dicts = map_chunks(_audio_job, [c.to_dict() for c in todo], num_jobs, str(storage_stem), cfg, executor=executor) if todo else []
+    computed = {d["id"]: d for d in dicts}
+    return CutSet.from_dicts(computed[c.id] if c.id in computed else reuse[c.id].to_dict() for c in cuts)
 
 
 def _video_job(
-    cut_dicts: list[dict], job: int, storage_stem: str, crop_size: int, num_dct: int, known_boxes: dict, haar: dict
+    cut_dicts: list[dict], job: int, storage_stem: str, crop_size: int, num_dct: int, known_boxes: dict, locator
 ) -> list[tuple[dict, dict]]:
     import cv2
 
-    from avsr.video.roi import detect_faces, extract_mouth_rois, roi_dct_features  # cv2 only where needed
+    from avsr.video.locator import locate_mouth  # cv2 (and dlib) only where needed
+    from avsr.video.roi import roi_dct_features
 
     cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would only contend
     out = []
@@ -102,20 +121,19 @@ def _video_job(
         for d in tqdm(cut_dicts, desc=f"mouth ROIs (job {job})", position=job, leave=False):
             cut = MonoCut.from_dict(d)
             frames = load_video_frames(cut)
-            roi = extract_mouth_rois(
-                frames,
-                crop_size=crop_size,
-                known_face_boxes=known_boxes.get(cut.recording_id),
-                detections=detect_faces(frames, **haar),
-                detect_every=haar.get("detect_every", 1),
-            )
-            dct = roi_dct_features(roi.crops, num_coeffs=num_dct)
+            roi = locate_mouth(frames, locator, crop_size=crop_size, known_face_boxes=known_boxes.get(cut.recording_id))
+            # Faces are tracked at the source rate; the crops go to the models' rate.
+            src_fps = float(cut.recording.video.fps)
+            crops = resample_frames(roi.crops, src_fps, MODEL_VIDEO_FPS)
+            dct = roi_dct_features(crops, num_coeffs=num_dct)
             cut = cut.with_custom(
-                "mouth_roi", writer.store_array(f"{cut.id}/roi", roi.crops, frame_shift=VIDEO_FRAME_SHIFT, temporal_dim=0, start=0.0)
+                "mouth_roi", writer.store_array(f"{cut.id}/roi", crops, frame_shift=VIDEO_FRAME_SHIFT, temporal_dim=0, start=0.0)
             ).with_custom(
                 "roi_dct", writer.store_array(f"{cut.id}/dct", dct, frame_shift=VIDEO_FRAME_SHIFT, temporal_dim=0, start=0.0)
-            )
-            stats = {"cut_id": cut.id, "num_frames": int(len(frames)), "face_fraction": round(float(roi.face_fraction), 4)}
+            ).with_custom("video_source_fps", src_fps)
+            stats = {"cut_id": cut.id, "num_frames": int(len(frames)), "face_fraction": round(float(roi.face_fraction), 4),
+                     "source": roi.source,
+                     "source_fps": round(src_fps, 4), "model_frames": resampled_length(len(frames), src_fps, MODEL_VIDEO_FPS)}
             out.append((cut.to_dict(), stats))
     return out
 
@@ -129,17 +147,24 @@ def compute_video_features(
     known_face_boxes: Optional[dict] = None,
     executor: Optional[Executor] = None,
     haar: Optional[dict] = None,
+    locator=None,
 ) -> tuple[CutSet, list[dict]]:
     """Mouth crops and DCT features for every (clean) cut, plus per-clip ROI statistics.
 
-    ``haar``: keyword arguments of :func:`avsr.video.roi.detect_faces` (scale_factor,
-    min_neighbors, min_face_fraction, max_detect_side, detect_every)."""
+    ``locator``: an :class:`avsr.video.locator.LocatorConfig` (which mouth locator and its
+    settings); without it, the Haar locator with ``haar``, the keyword arguments of
+    :func:`avsr.video.roi.detect_faces` (scale_factor, min_neighbors, min_face_fraction,
+    max_detect_side, detect_every)."""
+    from avsr.video.locator import LocatorConfig
+
+    if locator is None:
+        locator = LocatorConfig(haar=dict(haar or {}))
     for cut in cuts:
         if isinstance(cut, MixedCut):
             raise ValueError(f"video features are computed on clean cuts; {cut.id} is a mix")
     Path(storage_stem).parent.mkdir(parents=True, exist_ok=True)
     pairs = map_chunks(
-        _video_job, [c.to_dict() for c in cuts], num_jobs, str(storage_stem), crop_size, num_dct, known_face_boxes or {}, dict(haar or {}),
+        _video_job, [c.to_dict() for c in cuts], num_jobs, str(storage_stem), crop_size, num_dct, known_face_boxes or {}, locator,
         executor=executor,
     )
     return CutSet.from_dicts([d for d, _ in pairs]), [s for _, s in pairs]
@@ -158,6 +183,8 @@ def attach_video_fields(cuts: CutSet, video_cuts: CutSet) -> CutSet:
             return fastcopy(cut, tracks=tracks)
         custom = dict(cut.custom or {})
         custom.update({k: source.custom[k] for k in VIDEO_FIELDS})
+        if "video_source_fps" in source.custom:
+            custom["video_source_fps"] = source.custom["video_source_fps"]
         return fastcopy(cut, custom=custom)
 
     return CutSet.from_cuts(attach(c) for c in cuts)

@@ -35,6 +35,11 @@ def transcripts(cuts: CutSet) -> dict[str, list[str]]:
     return {c.id: " ".join(s.text for s in c.supervisions).split() for c in cuts}
 
 
+def speakers(cuts: CutSet) -> dict[str, str]:
+    """cut id -> speaker of its first supervision (cuts without one are left out)."""
+    return {c.id: c.supervisions[0].speaker for c in cuts if c.supervisions and c.supervisions[0].speaker}
+
+
 def load_array(cut, name: str) -> np.ndarray:
     """A cut's feature array (``features`` or a custom one) with a one-line error when its
     storage is missing (lhotse stores paths as written by stage 3, often relative to the

@@ -1,6 +1,7 @@
 """Scoring a GMM-HMM system like the hybrids (the "mono" and "tri" leaderboard rows):
 GMM log-likelihoods -> HCLG decoding (acoustic scale swept on dev) -> WER / PER, and frame
-PER = argmax_s log p(x|s) + log p(s) against the forced alignment of the clean utterance."""
+error = argmax_s log p(x|s) + log p(s) against the forced alignment of the clean utterance
+(targets: the system's own pdfs, so mono and tri frame errors are different metrics)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,11 +9,12 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
+from avsr.data.splits import base_split
 from avsr.hmm.alignment import read_alignments
-from avsr.hmm.cuts import clean_id, gmm_feature_dict, load_cuts, transcripts
+from avsr.hmm.cuts import clean_id, gmm_feature_dict, load_cuts, speakers, transcripts
 from avsr.hmm.features import GmmFeatureConfig
 from avsr.hmm.pipeline import load_gmm_model
-from avsr.hybrid.evaluate import log_priors, sweep_and_score
+from avsr.hybrid.evaluate import SetScores, log_priors, sweep_and_score
 
 PathLike = Union[str, Path]
 
@@ -48,11 +50,13 @@ def evaluate_gmm(
         cuts = load_cuts(feature_dir, corpus, set_name)
         feats = gmm_feature_dict(cuts, feat_cfg, desc=f"GMM features {set_name}")
         ll = {u: model.log_likelihoods(x) for u, x in feats.items()}
-        ali = read_alignments(model_dir / f"ali_{set_name.split('_')[0]}.npz")
+        ali = read_alignments(model_dir / f"ali_{base_split(set_name)}.npz")
         clean = {c.id: clean_id(c) for c in cuts}
         labels = {u: ali[clean[u]].pdf for u in ll if clean[u] in ali}
         classify = {u: m + priors for u, m in ll.items()}  # frame classification uses the prior
-        return classify, ll, labels, transcripts(cuts)
+        return SetScores(classify, ll, labels, transcripts(cuts), speakers(cuts))
 
+    # the frame targets are this model's own pdfs: monophone states (mono) or the tree's senones (tri)
+    targets = {"source": model_dir.name, "num_classes": int(model.num_pdfs), "kind": getattr(model, "kind", "gmm")}
     return sweep_and_score(model_dir, scores_of, sets, graph, graph_dir, lexicon, phone_graph, phone_sets,
-                           dev_set, scales, beam)
+                           dev_set, scales, beam, frame_targets=targets)

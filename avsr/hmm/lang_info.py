@@ -34,7 +34,7 @@ class LangInfo:
         lang_dir = Path(lang_dir)
         for name in ("phones.txt", "words.txt", "topo", "L.fst"):
             if not (lang_dir / name).is_file():
-                raise AvsrInputError(lang_dir / name, "missing from the lang directory: run steps/prepare_lang.py (stage 4)")
+                raise AvsrInputError(lang_dir / name, "missing from the lang directory: run steps/prepare_lang.py (stage 5)")
         return cls(
             lang_dir,
             read_symbol_table(lang_dir / "phones.txt"),

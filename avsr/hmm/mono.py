@@ -9,7 +9,6 @@ trains on lhotse cuts (steps/train_gmm.py) and on small synthetic arrays (tests)
 from __future__ import annotations
 
 import logging
-import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional, Sequence, Union
@@ -53,27 +52,29 @@ class MonoConfig:
 
 @dataclass
 class GmmHmm:
-    """A kaldi-hmm-gmm model: the pickle ``final.pkl`` holds these fields (make_graph reads
-    ``transition_model`` and ``ctx_dep`` from it to build the monophone HCLG)."""
+    """A kaldi-hmm-gmm monophone model, saved as final.json + final.npz (avsr.hmm.model_io;
+    make_graph reads ``transition_model`` and ``ctx_dep`` from it to build the monophone HCLG)."""
 
     transition_model: object
     ctx_dep: object
     am: object
     feature_config: dict = field(default_factory=dict)
+    topo_text: str = ""  # the lang's topology: rebuilds transition_model and ctx_dep on load
+    kind = "mono"
 
     def save(self, path: PathLike) -> None:
-        from avsr.utils.io import atomic_path
+        from avsr.hmm.model_io import save_gmm_model
 
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as handle:
-                pickle.dump({"kind": "mono", **self.__dict__}, handle)
+        save_gmm_model(self, path)
 
     @classmethod
     def load(cls, path: PathLike) -> "GmmHmm":
-        with open(path, "rb") as handle:
-            state = pickle.load(handle)
-        state.pop("kind", None)
-        return cls(**state)
+        from avsr.hmm.model_io import load_gmm_model
+
+        model = load_gmm_model(path)
+        if not isinstance(model, cls):
+            raise ValueError(f"{path} is not a monophone model")
+        return model
 
     @property
     def num_pdfs(self) -> int:
@@ -280,7 +281,7 @@ def init_mono(lang: LangInfo, feats: Mapping[str, np.ndarray]) -> GmmHmm:
     am = khg.AmDiagGmm()
     for _ in range(ctx_dep.num_pdfs):
         am.add_pdf(gmm)
-    return GmmHmm(khg.TransitionModel(ctx_dep, topo), ctx_dep, am)
+    return GmmHmm(khg.TransitionModel(ctx_dep, topo), ctx_dep, am, topo_text=lang.topo_text)
 
 
 def train_mono(

@@ -2,8 +2,8 @@
 write its forced alignments of every requested set.
 
 exp/<mono|tri>/
-  final.pkl            the model (mono: kaldi-hmm-gmm TransitionModel, ContextDependency,
-                       AmDiagGmm; tri: our tree + AmDiagGmm + self-loop probabilities)
+  final.json, .npz     the model, no pickle (avsr.hmm.model_io; mono: topology + transition
+                       probabilities + Gaussians; tri: our tree + self-loop probabilities + Gaussians)
   ali_<set>.npz        per utterance int32 [T, 3] (pdf, phone, HMM state); see avsr.hmm.alignment
   pdf_phone.int        "pdf phone" per line: the base phone (group) of every pdf
   train.json           config, per-pass log-likelihoods, #pdfs/#Gaussians, seconds, failures
@@ -24,8 +24,9 @@ from avsr.hmm.alignment import read_alignments, write_alignments
 from avsr.hmm.cuts import gmm_feature_dict, load_cuts, transcripts
 from avsr.hmm.features import GmmFeatureConfig
 from avsr.hmm.lang_info import LangInfo, phone_num_states
-from avsr.hmm.mono import GmmHmm, align_mono, config_dict, mono_config_from_dict, train_mono
-from avsr.hmm.tri import TriConfig, TriphoneModel, align_tri, train_tri
+from avsr.hmm.model_io import MODEL_FILE, load_gmm_model as _load_model
+from avsr.hmm.mono import align_mono, config_dict, mono_config_from_dict, train_mono
+from avsr.hmm.tri import TriConfig, align_tri, train_tri
 from avsr.utils.errors import AvsrInputError
 from avsr.utils.io import write_json_atomic, write_text_atomic
 from avsr.wfst.fstutil import file_sha256
@@ -97,7 +98,7 @@ def run_gmm_system(
             failed[s] = sorted(set(texts[s]) - set(alignments[s]))
         cfg_dict = config_dict(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.save(out_dir / "final.pkl")
+    model.save(out_dir / MODEL_FILE)
     # The model's phone ids: a new lexicon must keep them (prepare_lang --phone-table) for the
     # model to decode through a swapped graph.
     write_text_atomic(out_dir / "phones.txt", (lang_dir / "phones.txt").read_text(encoding="utf-8"))
@@ -120,15 +121,8 @@ def run_gmm_system(
 
 
 def load_gmm_model(model_dir: PathLike):
-    """GmmHmm (mono) or TriphoneModel (tri) from ``model_dir/final.pkl``."""
-    import pickle
-
-    path = Path(model_dir) / "final.pkl"
-    if not path.is_file():
-        raise AvsrInputError(path, "model does not exist: run stage 6")
-    with open(path, "rb") as handle:
-        kind = pickle.load(handle).get("kind", "mono")
-    return TriphoneModel.load(path) if kind == "tri" else GmmHmm.load(path)
+    """GmmHmm (mono) or TriphoneModel (tri) from ``model_dir/final.json`` (+ final.npz)."""
+    return _load_model(model_dir)
 
 
 def read_pdf_phone(model_dir: PathLike) -> np.ndarray:

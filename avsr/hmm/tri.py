@@ -10,7 +10,6 @@ a linear left-to-right chain, so no training graph is needed.
 from __future__ import annotations
 
 import logging
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional, Sequence, Union
@@ -23,7 +22,6 @@ from avsr.hmm.alignment import FrameAlignment
 from avsr.hmm.mono import floor_variances, gmm_log_likelihoods
 from avsr.hmm.split import split_by_count
 from avsr.hmm.tree import DecisionTree, TreeConfig, accumulate_tree_stats, build_tree, frame_contexts
-from avsr.utils.io import atomic_path
 
 PathLike = Union[str, Path]
 log = logging.getLogger(__name__)
@@ -59,22 +57,22 @@ class TriphoneModel:
     def num_pdfs(self) -> int:
         return self.tree.num_leaves
 
+    kind = "tri"
+
     def save(self, path: PathLike) -> None:
-        state = {
-            "kind": "tri", "tree": self.tree.to_dict(), "am": self.am, "self_loop": self.self_loop,
-            "phone_states": self.phone_states, "feature_config": self.feature_config,
-        }
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as handle:
-                pickle.dump(state, handle)
+        """final.json + final.npz (avsr.hmm.model_io): no pickle."""
+        from avsr.hmm.model_io import save_gmm_model
+
+        save_gmm_model(self, path)
 
     @classmethod
     def load(cls, path: PathLike) -> "TriphoneModel":
-        with open(path, "rb") as handle:
-            s = pickle.load(handle)
-        if s.get("kind") != "tri":
-            raise ValueError(f"{path} is not a triphone model (kind={s.get('kind')!r})")
-        return cls(DecisionTree.from_dict(s["tree"]), s["am"], s["self_loop"], s["phone_states"], s.get("feature_config", {}))
+        from avsr.hmm.model_io import load_gmm_model
+
+        model = load_gmm_model(path)
+        if not isinstance(model, cls):
+            raise ValueError(f"{path} is not a triphone model (kind={model.kind!r})")
+        return model
 
     def pdf_phones(self) -> np.ndarray:
         return np.asarray(self.tree.leaf_phone, np.int32)

@@ -11,6 +11,14 @@ self-loops (one chain of entry arcs per context window of C∘LG), and ``add_sel
 them after determinization/minimization the way Kaldi's AddSelfLoops (reorder=false) does:
 states are first split so all arcs entering a state carry the same transition state, then
 that state gets the transition state's self-loop.
+
+Weights follow Kaldi exactly. Ha's arcs carry ``transition_scale`` times the log of the
+transition probability *renormalised without the self-loop* (GetHTransducer), which is 0 for
+our left-to-right topology (one forward transition per state). AddSelfLoops then puts
+``self_loop_scale * -log p_loop`` on each self-loop and ``self_loop_scale * -log (1 - p_loop)``
+on every arc (and final weight) leaving the state: the loop *and* the exit are scaled by
+self_loop_scale. A state held d frames therefore costs
+``self_loop_scale * (-log(1 - p) - (d - 1) log p)`` on any path (tests/test_hclg_weights.py).
 """
 from __future__ import annotations
 
@@ -79,8 +87,9 @@ class TriphoneHBuilder:
                 dst = 0 if s == num_states - 1 else next_state
                 if dst:
                     next_state += 1
-                cost = -self.transition_scale * float(np.log1p(-self._loop_prob(centre, s)))
-                arcs.append((src, dst, 2 * ts + 1, olabel if s == 0 else 0, cost))
+                # transition_scale * -log P(forward | not self-loop) = 0: a single forward transition
+                # per state; the exit probability 1 - p_loop is added with the self-loop (add_self_loops)
+                arcs.append((src, dst, 2 * ts + 1, olabel if s == 0 else 0, 0.0))
                 src = dst
         fst = kaldifst.StdVectorFst()
         for _ in range(next_state):
@@ -115,14 +124,16 @@ class TriphoneHBuilder:
             out.add_state()
         out.start = copy_of[(fst.start, -1)]
         for (s, c), q in copy_of.items():
-            if np.isfinite(finals[s]):
-                out.set_final(q, finals[s])
+            exit_cost = 0.0
             if c >= 0:
                 phone, state, _pdf = self._ts_list[c]
-                cost = -self.self_loop_scale * float(np.log(self._loop_prob(phone, state)))
-                out.add_arc(q, kaldifst.StdArc(2 * c + 2, 0, cost, q))
+                p_loop = self._loop_prob(phone, state)
+                out.add_arc(q, kaldifst.StdArc(2 * c + 2, 0, -self.self_loop_scale * float(np.log(p_loop)), q))
+                exit_cost = -self.self_loop_scale * float(np.log1p(-p_loop))  # Kaldi: the exit is scaled too
+            if np.isfinite(finals[s]):
+                out.set_final(q, finals[s] + exit_cost)
             for ilabel, olabel, w, nxt in arcs[s]:
-                out.add_arc(q, kaldifst.StdArc(ilabel, olabel, w, copy_of[(nxt, cls(ilabel))]))
+                out.add_arc(q, kaldifst.StdArc(ilabel, olabel, w + exit_cost, copy_of[(nxt, cls(ilabel))]))
         kaldifst.connect(out)
         return out
 
@@ -146,12 +157,13 @@ def _leaves(tree, node_id: int) -> list[int]:
 
 
 def make_tri_graph(lang_dir: PathLike, lm_dir: PathLike, model_dir: PathLike, out_dir: PathLike, force: bool = False) -> dict:
-    """HCLG for the triphone model in ``model_dir/final.pkl``, written in the same graph-dir
+    """HCLG for the triphone model in ``model_dir/final.json``, written in the same graph-dir
     format as avsr.wfst.make_graph (so avsr.decode reads it), skipped when input hashes match."""
     lang_dir, lm_dir, model_dir, out_dir = Path(lang_dir), Path(lm_dir), Path(model_dir), Path(out_dir)
     lm_source = lm_dir / "lm.arpa" if (lm_dir / "lm.arpa").is_file() else lm_dir / "G.fst"
     files = {"lang/L_disambig.fst": lang_dir / "L_disambig.fst", "lang/words.txt": lang_dir / "words.txt",
-             "lang/phones.txt": lang_dir / "phones.txt", f"lm/{lm_source.name}": lm_source, "model/final.pkl": model_dir / "final.pkl"}
+             "lang/phones.txt": lang_dir / "phones.txt", f"lm/{lm_source.name}": lm_source, "model/final.json": model_dir / "final.json",
+             "model/final.npz": model_dir / "final.npz"}
     hashes = {k: file_sha256(p) for k, p in files.items()}
     if (out_dir / "build.json").is_file() and not force:
         old = json.loads((out_dir / "build.json").read_text())
@@ -166,7 +178,7 @@ def make_tri_graph(lang_dir: PathLike, lm_dir: PathLike, model_dir: PathLike, ou
     else:
         G = compile_g(lm_dir, lang_dir / "words.txt")
     LG = compose_lg(read_fst(lang_dir / "L_disambig.fst"), G)
-    builder = TriphoneHBuilder(TriphoneModel.load(model_dir / "final.pkl"))
+    builder = TriphoneHBuilder(TriphoneModel.load(model_dir / "final.json"))
     built = build_hclg(LG, disambig, builder)
     info = {"kind": "hclg", "lang": str(lang_dir), "lm": str(lm_dir), "model": str(model_dir), "h_model": "triphone tree (avsr.hmm)",
             "input_hashes": hashes, "num_columns": int(built.num_columns), "sizes": {"G": fst_size(G), **built.sizes},
@@ -184,11 +196,9 @@ def make_tri_graph(lang_dir: PathLike, lm_dir: PathLike, model_dir: PathLike, ou
 def make_model_graph(lang_dir: PathLike, lm_dir: PathLike, model_dir: PathLike, out_dir: PathLike, force: bool = False) -> dict:
     """HCLG for a GMM-HMM or hybrid model dir: triphone models through make_tri_graph,
     monophone (kaldi-hmm-gmm) ones through avsr.wfst.make_graph."""
-    import pickle
+    from avsr.hmm.model_io import model_kind
 
-    with open(Path(model_dir) / "final.pkl", "rb") as handle:
-        kind = pickle.load(handle).get("kind", "mono")
-    if kind == "tri":
+    if model_kind(model_dir) == "tri":
         return make_tri_graph(lang_dir, lm_dir, model_dir, out_dir, force)
     from avsr.wfst.make_graph import make_graph
 

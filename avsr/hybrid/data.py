@@ -111,6 +111,7 @@ def load_raw_streams(cuts, audio_source: str = "mfcc", video_source: str = "roi_
     computed no video features); with ``require_video`` (a model that reads video) that is an
     error naming the cut and ``source`` (the cut set file)."""
     from avsr.hmm.cuts import clean_id, load_array
+    from avsr.sync.shift import shift_frames, video_shift_of
     from avsr.utils.errors import AvsrInputError
 
     cuts = list(cuts)
@@ -130,7 +131,7 @@ def load_raw_streams(cuts, audio_source: str = "mfcc", video_source: str = "roi_
             raise ValueError(f"unknown audio source {audio_source!r} (mfcc | fbank)")
         audio[c.id] = np.asarray(a, np.float32)
         if video is not None:
-            v = load_array(c, video_source)
+            v = shift_frames(load_array(c, video_source), video_shift_of(c))  # + the sync QA's video_shift
             video[c.id] = np.asarray(v, np.float32).reshape(len(v), -1)
         clean[c.id] = clean_id(c)
     return audio, video, clean

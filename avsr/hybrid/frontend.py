@@ -34,7 +34,9 @@ class StreamConfig:
     stack: int = 4  # ±frames stacked before LDA (0 = no stacking)
     lda_dim: int = 0  # 0 = no LDA
     splice: int = 4  # ±frames spliced at the DNN input
-    cmn: bool = True
+    cmn: bool = True  # per-utterance mean normalisation of the raw features
+    cvn: bool = False  # ... and variance normalisation (per-utterance CMVN; needs cmn)
+    num_ceps: int = 0  # keep only the first N raw coefficients (0 = all; e.g. 13 MFCC as the GMMs)
 
 
 @dataclass
@@ -125,10 +127,14 @@ class FrontEnd:
 
     def _prepare(self, raw: np.ndarray, stream: StreamConfig, num_frames: Optional[int]) -> np.ndarray:
         x = np.asarray(raw, np.float64)
+        if stream.num_ceps:
+            x = x[:, : stream.num_ceps]
         if num_frames is not None:  # video: to the audio frame rate
             x = interpolate_video(x, num_frames)
         if stream.cmn:
             x = x - x.mean(axis=0, keepdims=True)
+            if stream.cvn:
+                x = x / np.maximum(x.std(axis=0, keepdims=True), 1e-5)
         return stack_frames(x, stream.stack)
 
     def prepare_audio(self, raw_audio: np.ndarray) -> np.ndarray:

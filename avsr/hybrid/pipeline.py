@@ -28,11 +28,12 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
+from avsr.data.splits import base_split
 from avsr.hmm.alignment import read_alignments
-from avsr.hmm.cuts import cuts_file, load_cuts, transcripts
+from avsr.hmm.cuts import cuts_file, load_cuts, speakers, transcripts
 from avsr.hmm.pipeline import read_pdf_phone
 from avsr.hybrid.data import build_frame_set, load_raw_streams, pdf_labels
-from avsr.hybrid.evaluate import log_priors, sweep_and_score
+from avsr.hybrid.evaluate import SetScores, log_priors, sweep_and_score
 from avsr.hybrid.frontend import FrontEnd, FrontEndConfig
 from avsr.hybrid.models import HybridModel, ModelConfig
 from avsr.hybrid.train import TrainConfig, resolve_device, train_model
@@ -54,16 +55,29 @@ def needs_video(variant: str) -> bool:
     return variant != "audio"
 
 
+def _ali_model_kind(ali_dir: PathLike) -> Optional[str]:
+    """"mono" / "tri": what the frame targets are (monophone states or senones); None if unknown."""
+    from avsr.hmm.model_io import model_kind
+
+    try:
+        return model_kind(ali_dir)
+    except AvsrInputError:
+        return None
+
+
 def _labels_for(ali_dir: Path, set_name: str) -> dict[str, np.ndarray]:
     """Targets of a set: the alignment of its clean base set (dev_babble_snr0 -> dev)."""
-    base = set_name.split("_")[0]
+    base = base_split(set_name)
     return pdf_labels(read_alignments(ali_dir / f"ali_{base}.npz"))
 
 
-def load_set(feature_dir: PathLike, corpus: str, set_name: str, audio_source: str, video_source: str, require_video: bool = False):
-    """(audio, video or None, clean ids, transcripts) of one cut set (see load_raw_streams)."""
+def load_set(feature_dir: PathLike, corpus: str, set_name: str, audio_source: str, video_source: str, require_video: bool = False,
+             with_speakers: bool = False):
+    """(audio, video or None, clean ids, transcripts[, speakers]) of one cut set (see load_raw_streams)."""
     cuts = load_cuts(feature_dir, corpus, set_name)
     audio, video, clean = load_raw_streams(cuts, audio_source, video_source, require_video, cuts_file(feature_dir, corpus, set_name))
+    if with_speakers:
+        return audio, video, clean, transcripts(cuts), speakers(cuts)
     return audio, video, clean, transcripts(cuts)
 
 
@@ -78,7 +92,7 @@ def train_hybrid(conf: dict, feature_dir: PathLike, corpus: str, ali_dir: PathLi
     fe_cfg = FrontEndConfig.from_dict(conf.get("frontend"))
     train_set, dev_set = conf.get("train_set", "train"), conf.get("dev_set", "dev")
     init = conf.get("init_towers") or {}
-    inputs = {"ali_train": file_sha256(ali_dir / "ali_train.npz"), "ali_dev": file_sha256(ali_dir / f"ali_{dev_set.split('_')[0]}.npz")}
+    inputs = {"ali_train": file_sha256(ali_dir / "ali_train.npz"), "ali_dev": file_sha256(ali_dir / f"ali_{base_split(dev_set)}.npz")}
     for k in ("audio", "video"):
         if init.get(k):
             inputs[f"init_{k}"] = file_sha256(Path(init[k]) / "final.pt")
@@ -116,7 +130,7 @@ def train_hybrid(conf: dict, feature_dir: PathLike, corpus: str, ali_dir: PathLi
     torch.manual_seed(train_cfg.seed)
     model = HybridModel(model_cfg, da, dv, num_classes, group_ids)
     if init:
-        states = {k: torch.load(Path(init[k]) / "final.pt", map_location="cpu")["state_dict"] if init.get(k) else None for k in ("audio", "video")}
+        states = {k: torch.load(Path(init[k]) / "final.pt", map_location="cpu", weights_only=True)["state_dict"] if init.get(k) else None for k in ("audio", "video")}
         model.load_towers(states["audio"], states["video"], freeze=bool(conf.get("freeze_towers", False)))
     history = train_model(model, train, dev, splices, train_cfg, dev_)
     t_train = time.time()
@@ -164,7 +178,7 @@ class LoadedModel:
         model_dir = Path(model_dir)
         if not (model_dir / "final.pt").is_file():
             raise AvsrInputError(model_dir / "final.pt", "model does not exist: run stage 8")
-        state = torch.load(model_dir / "final.pt", map_location="cpu")
+        state = torch.load(model_dir / "final.pt", map_location="cpu", weights_only=True)
         cfg = ModelConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in state["model_config"].items()})
         self.model = HybridModel(cfg, *state["dims"], state["num_classes"], state["group_of_class"])
         self.needs_video = needs_video(cfg.variant)
@@ -236,12 +250,15 @@ def evaluate_hybrid(
     a_src, v_src = models[0].frontend.cfg.audio.source, models[0].frontend.cfg.video.source
 
     def scores_of(set_name: str):
-        audio, video, clean, refs = load_set(feature_dir, corpus, set_name, a_src, v_src, any(m.needs_video for m in models))
+        audio, video, clean, refs, spk = load_set(feature_dir, corpus, set_name, a_src, v_src, any(m.needs_video for m in models),
+                                                  with_speakers=True)
         parts = [m.log_posteriors(audio, video) for m in models]
         logpost = parts[0] if len(parts) == 1 else average_log_posteriors(parts, weights)
         labels_clean = _labels_for(ali_dir, set_name)
         labels = {u: labels_clean[clean[u]] for u in logpost if clean[u] in labels_clean}
-        return logpost, {u: m - priors for u, m in logpost.items()}, labels, refs
+        return SetScores(logpost, {u: m - priors for u, m in logpost.items()}, labels, refs, spk)
 
+    # frame targets: the alignment model's pdfs (the tri tree's senones in the default recipe)
+    targets = {"source": Path(ali_dir).name, "num_classes": int(len(priors)), "kind": _ali_model_kind(ali_dir)}
     return sweep_and_score(model_dir, scores_of, sets, graph, graph_dir, lexicon, phone_graph, phone_sets,
-                           dev_set, scales, beam, extra={"members": members or [str(model_dir)]})
+                           dev_set, scales, beam, extra={"members": members or [str(model_dir)]}, frame_targets=targets)

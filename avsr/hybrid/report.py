@@ -29,7 +29,7 @@ ORDERINGS = [
     ("hybrid_concat", "tri_vf", "word", "noisy"),
     ("hybrid_audio", "tri", "word", "clean"),
 ]
-METRIC_KEYS = {"frame": ("frame_err", "frames", "frame_per"), "word": ("word_err", "words", "wer"), "phone": ("phone_err", "phones", "per")}
+METRIC_KEYS = {"frame": ("frame_err", "frames", "frame_per"), "word": ("word_err", "words", "wer"), "phone": ("phone_err", "phones", "per_phone_decode")}
 
 
 def _load(exp: Path, system: str, set_name: str) -> Optional[dict]:
@@ -59,7 +59,7 @@ def _paired(a: dict, b: dict, metric: str) -> Optional[tuple[float, float]]:
 def make_report(exp: PathLike, split: str = "test", systems: Sequence[str] = SYSTEMS) -> str:
     exp = Path(exp)
     lines = []
-    for metric, title in (("frame", "Frame PER % (CD-state classification error)"), ("word", "WER %"), ("phone", "PER %")):
+    for metric, title in (("frame", "Frame PER % (CD-state classification error)"), ("word", "WER %"), ("phone", "PER % (phone-level decoding)")):
         lines += [f"### {title} on {split}, babble noise, [95% bootstrap CI]", "",
                   "| system | " + " | ".join(c for c, _ in CONDITIONS) + " |", "|---|" + "---|" * len(CONDITIONS)]
         for sys_name in systems:

@@ -31,6 +31,7 @@ class TrainConfig:
     halve_after: int = 1  # epochs without dev improvement before halving the lr
     stop_after: int = 3  # ... before stopping
     max_frames_per_epoch: int = 0  # 0 = all; else a random subset each epoch
+    label_smoothing: float = 0.0  # cross-entropy label smoothing (softer posteriors from little data)
     seed: int = 0
 
 
@@ -84,7 +85,7 @@ def train_model(
             idx = np.sort(order[i : i + cfg.batch_size])
             a, v, y = train.batch(idx, splices[0], splices[1], device)
             logits, reg = model.forward_with_regularization(a, v)
-            loss = F.cross_entropy(logits, y)
+            loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             (loss + cfg.reg_lambda * reg).backward()
             opt.step()

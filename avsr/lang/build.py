@@ -56,6 +56,8 @@ def build_lang(
     """Prepare the lang dir unless its recorded source hash matches; returns (dir, rebuilt)."""
     opts = options or LangOptions()
     lexicon = make_lexicon(source, list(words), lexicon_file, keep_stress)
+    if not opts.unk_word:  # no unknown word in this lang: a source lexicon's <unk> entry goes too
+        lexicon = Lexicon([e for e in lexicon.entries if e.word != "<unk>"])
     digest = hashlib.sha256()
     digest.update(json.dumps([source, keep_stress, asdict(opts)]).encode())
     digest.update("\n".join(f"{e.word} {e.prob} {' '.join(e.phones)}" for e in lexicon.entries).encode())

@@ -9,11 +9,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional, Sequence, Union
 
-from avsr.data.espeak_tts import strip_stress as strip_espeak_stress
 from avsr.utils.errors import AvsrInputError
 from avsr.utils.io import write_text_atomic
 
 PathLike = Union[str, Path]
+ESPEAK_STRESS_MARKS = "'=,%"
+
+
+def strip_espeak_stress(mnemonic: str) -> str:
+    """espeak phoneme mnemonic without stress marks: ``'eI`` -> ``eI`` (digits are part of
+    espeak phones, e.g. ``aI2``: never strip them as ARPAbet stress)."""
+    return mnemonic.translate({ord(c): None for c in ESPEAK_STRESS_MARKS})
+
 
 # Symbols the lang directory reserves for itself; a lexicon may not use them as words/phones.
 RESERVED_WORDS = frozenset({"<eps>", "#0", "<s>", "</s>"})

@@ -13,7 +13,7 @@ import logging
 import shutil
 import time
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 import kaldifst
 
@@ -23,7 +23,8 @@ from avsr.lang.symbols import SymbolTable, read_symbol_table
 from avsr.utils.errors import AvsrInputError
 from avsr.utils.io import atomic_dir, write_json_atomic, write_text_atomic
 from avsr.wfst.fstutil import file_sha256, fst_size, write_fst_atomic
-from avsr.wfst.grammar_fst import arpa_to_fst, fst_to_symbolic_text, grid_grammar_fst
+from avsr.wfst.grammar_fst import (arpa_to_fst, fst_to_symbolic_text, read_slot_grammar, slot_grammar_fst,
+                                   write_slot_grammar)
 
 PathLike = Union[str, Path]
 log = logging.getLogger(__name__)
@@ -42,7 +43,10 @@ def compile_g(lm_dir: PathLike, words_txt: PathLike) -> kaldifst.StdVectorFst:
     if arpa.is_file():
         read_arpa(arpa, lexicon_vocabulary(words), vocab_source=str(words_txt))
         return arpa_to_fst(arpa, words_txt)
-    return grid_grammar_fst(words)
+    grammar = lm_dir / "grammar.txt"
+    if grammar.is_file():
+        return slot_grammar_fst(read_slot_grammar(grammar), words, source=str(grammar))
+    raise AvsrInputError(lm_dir, "no lm.arpa or grammar.txt: not an LM directory (steps/make_lm.py writes one)")
 
 
 def make_lm(
@@ -53,9 +57,12 @@ def make_lm(
     order: int = 3,
     arpa: Optional[PathLike] = None,
     force: bool = False,
+    slots: Optional[Sequence[Sequence[str]]] = None,
 ) -> Path:
-    """Build data/lm/<name>: ``kind`` is ``grid`` (the grammar), ``ngram`` (train modified KN
-    of ``order`` on ``text``) or ``arpa`` (use an existing ARPA file, checked line by line)."""
+    """Build data/lm/<name>: ``kind`` is ``grammar`` (a slot grammar: one word from each of
+    ``slots`` in turn, uniform, e.g. the GRID sentence grammar; written as ``grammar.txt``),
+    ``ngram`` (train modified KN of ``order`` on ``text``) or ``arpa`` (use an existing ARPA
+    file, checked line by line)."""
     t0 = time.time()
     out_dir = Path(out_dir)
     words_txt = Path(lang_dir) / "words.txt"
@@ -64,7 +71,8 @@ def make_lm(
     info: dict = {"kind": kind, "lang": str(lang_dir), "words_hash": file_sha256(words_txt)}
     inputs = {"kind": kind, "words_hash": info["words_hash"], "order": order if kind == "ngram" else None,
               "text_hash": file_sha256(text) if kind == "ngram" and text and Path(text).is_file() else None,
-              "arpa_hash": file_sha256(arpa) if kind == "arpa" and arpa and Path(arpa).is_file() else None}
+              "arpa_hash": file_sha256(arpa) if kind == "arpa" and arpa and Path(arpa).is_file() else None,
+              "slots": [list(s) for s in slots] if kind == "grammar" and slots else None}
     old = out_dir / "build.json"
     if old.is_file() and not force and json.loads(old.read_text()).get("inputs") == inputs:
         log.info("%s is up to date (input hashes match): skipped", out_dir)
@@ -82,8 +90,12 @@ def make_lm(
             model = read_arpa(arpa, vocab, vocab_source=str(words_txt))
             shutil.copyfile(arpa, tmp / "lm.arpa")
             info.update(order=model.order, arpa=str(arpa), arpa_hash=file_sha256(arpa))
-        elif kind != "grid":
-            raise ValueError(f"unknown LM kind {kind!r} (grid, ngram, arpa)")
+        elif kind == "grammar":
+            if not slots:
+                raise AvsrInputError(None, "kind 'grammar' needs its slots")
+            write_slot_grammar(tmp / "grammar.txt", slots)
+        else:
+            raise ValueError(f"unknown LM kind {kind!r} (grammar, ngram, arpa)")
         G = compile_g(tmp, words_txt)
         write_fst_atomic(G, tmp / "G.fst")
         write_text_atomic(tmp / "G.txt", fst_to_symbolic_text(G, words))

@@ -96,8 +96,8 @@ def prepare_lang(
     opts = options or LangOptions()
     t0 = time.time()
     out_dir = Path(out_dir)
-    silence = ([opts.sil_phone] if opts.sil_phone else []) + (
-        [opts.unk_phone] if opts.unk_phone and opts.unk_phone != opts.sil_phone else []
+    silence = ([opts.sil_phone] if opts.sil_phone else []) + (  # no <unk> word: no phone of its own
+        [opts.unk_phone] if opts.unk_word and opts.unk_phone and opts.unk_phone != opts.sil_phone else []
     )
     if opts.unk_word and not (opts.unk_phone or opts.sil_phone):
         raise ValueError("an <unk> word needs unk_phone or sil_phone")

@@ -2,8 +2,10 @@
 
 * GMM / hybrid: ``exp/<system>/score_<set>/summary.json`` (format: avsr/hybrid/evaluate.py).
 * E2E: ``exp/<system>/decode_epoch<E>_avg<A>/<set>[_no-<stream>]/<method>/score.json`` with
-  ``hyp.txt`` / ``ref.txt`` next to it; per-utterance word errors are recomputed from those,
-  phone errors by mapping both sides to phones with the lexicon.
+  ``hyp.txt`` / ``ref.txt`` (and ``utt2spk``) next to it; per-utterance word errors are
+  recomputed from those, phone errors by mapping both sides to phones with the lexicon.
+
+Search failures (``search_failures`` in either file) and speakers are read along.
 
 Systems are discovered by globbing; ``SYSTEM_ORDER`` / ``METHOD_ORDER`` only order rows.
 """
@@ -33,10 +35,7 @@ METHOD_ORDER = ("ctc_greedy", "ctc_prefix_beam", "attention_beam", "joint_ctc_at
                 "hlg_nbest_attention", "greedy", "beam", "modified_beam")
 E2E_FAMILIES = {"ctc_attention": "CTC+attention", "transducer": "transducer"}
 OOV_PHONE = "<oov>"  # an E2E hypothesis word outside the lexicon: one wrong phone, never a crash
-_HYBRID_KEYS = {"wer": ("word_err", "words"), "per": ("phone_err", "phones"), "frame_per": ("frame_err", "frames")}
 _DECODE_DIR = re.compile(r"^decode_epoch(\d+)_avg(\d+)$")
-
-
 def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -58,20 +57,52 @@ def _hybrid_family_and_modality(system_dir: Path) -> tuple[str, str]:
     return "GMM", "V" if "video" in name else "A"
 
 
+def _summary_keys(d: dict) -> dict[str, tuple[str, str, Optional[str]]]:
+    """metric -> (error key, length key, rate key) for this summary.json. Files written before the
+    two PERs were kept apart hold one "per" and a "per_source" saying which of the two it is."""
+    keys = {"wer": ("word_err", "words", "wer"), "frame_per": ("frame_err", "frames", "frame_per")}
+    if "per_word_decode" in d and "per_source" not in d:  # current format
+        keys["per_word"] = ("word_phone_err", "word_phones", "per_word_decode")
+        if "per_phone_decode" in d:
+            keys["per"] = ("phone_err", "phones", "per_phone_decode")
+    elif d.get("per_source") == "phone_decode":
+        keys["per"] = ("phone_err", "phones", "per")
+    elif d.get("per_source") == "word_decode":
+        keys["per_word"] = ("phone_err", "phones", "per")
+    return keys
+
+
+def frame_targets_label(d: dict) -> Optional[str]:
+    """e.g. "tri: 312 CD states (senones)" or "mono: 118 monophone states" (the alignment model
+    and its number of pdfs; the label depends on the targets only, so a hybrid trained on the tri
+    alignment shares its table with tri)."""
+    t = d.get("frame_targets")
+    if isinstance(t, dict) and t.get("source"):
+        what = "monophone states" if t.get("kind") == "mono" else "CD states (senones)"
+        return f"{t['source']}: {t.get('num_classes', '?')} {what}"
+    return None
+
+
 def load_summary(path: Path) -> Score:
     """One ``score_<set>/summary.json`` → Score (rates from the file, counts from per_utt)."""
     d = _read_json(path)
     set_name = d.get("set") or path.parent.name[len("score_"):]
     _, condition = parse_set_name(set_name)
-    score = Score(set_name, condition, path, per_source=d.get("per_source"))
+    score = Score(set_name, condition, path, per_source="word_decode")
     per_utt = d.get("per_utt", {})
-    for metric, (e_key, n_key) in _HYBRID_KEYS.items():
-        if d.get(metric) is not None:
-            score.rates[metric] = float(d[metric])
+    for metric, (e_key, n_key, rate_key) in _summary_keys(d).items():
+        if d.get(rate_key) is not None:
+            score.rates[metric] = float(d[rate_key])
         pairs = {u: (c[e_key], c[n_key]) for u, c in per_utt.items() if e_key in c and n_key in c}
         if pairs and sum(n for _, n in pairs.values()) > 0:
             score.counts[metric] = utt_counts(pairs)
             score.rates.setdefault(metric, score.counts[metric].rate)
+    if "search_failures" in d:
+        score.failures["wer"] = score.failures["per_word"] = int(d["search_failures"])
+    if "phone_search_failures" in d:
+        score.failures["per"] = int(d["phone_search_failures"])
+    score.speakers = {u: c["spk"] for u, c in per_utt.items() if c.get("spk")}
+    score.frame_targets = frame_targets_label(d)
     return score
 
 
@@ -89,6 +120,8 @@ def collect_hybrid(exp: Path, split: str) -> list[SystemRow]:
             rows[system_dir.name] = SystemRow(system_dir.name, system_dir.name, family, modality)
         score = load_summary(path)
         rows[system_dir.name].scores[score.condition] = score
+        if rows[system_dir.name].frame_targets is None and "frame_per" in score.rates:
+            rows[system_dir.name].frame_targets = score.frame_targets
     return list(rows.values())
 
 
@@ -101,28 +134,49 @@ def _oov_safe_lexicon(lexicon: "Lexicon", words) -> "Lexicon":
     return Lexicon(list(lexicon.entries) + extra) if extra else lexicon
 
 
+def _read_utt2spk(path: Path) -> dict[str, str]:
+    out = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            fields = line.split()
+            if len(fields) >= 2:
+                out[fields[0]] = fields[1]
+    return out
+
+
 def load_e2e_score(path: Path, lexicon: Optional["Lexicon"]) -> tuple[dict, Score]:
-    """One E2E ``score.json`` (+ hyp.txt / ref.txt) → (the record, Score)."""
+    """One E2E ``score.json`` (+ hyp.txt / ref.txt / utt2spk) → (the record, Score). A model whose
+    outputs are phones (score.json ``"metric": "per"``) gives a phone-level PER, not a WER."""
     rec = _read_json(path)
     set_dir = path.parent.parent.name
     set_name = rec.get("test_set") or set_dir.split("_no-")[0]
     _, condition = parse_set_name(set_name)
     score = Score(set_name, condition, path)
-    if rec.get("wer") is not None:
-        score.rates["wer"] = float(rec["wer"])
+    metric = rec.get("metric", "wer")
+    if rec.get(metric) is not None:
+        score.rates["per" if metric == "per" else "wer"] = float(rec[metric])
+    score.speakers = _read_utt2spk(path.parent / "utt2spk")
     hyp_path, ref_path = path.parent / "hyp.txt", path.parent / "ref.txt"
+    if rec.get("search_failures") is not None:
+        score.failures["per" if metric == "per" else "wer"] = int(rec["search_failures"])
+        if metric != "per":
+            score.failures["per_word"] = int(rec["search_failures"])
     if not (hyp_path.is_file() and ref_path.is_file()):
-        log.warning("%s: no hyp.txt/ref.txt, WER without interval", path.parent)
+        log.warning("%s: no hyp.txt/ref.txt, %s without interval", path.parent, metric.upper())
         return rec, score
     refs, hyps = read_text(ref_path), read_text(hyp_path)
     stats = compute_error_stats(refs, hyps)
-    score.counts["wer"] = utt_counts({a.utt: (a.ins + a.dels + a.subs, len(a.ref)) for a in stats.utts})
+    counts = utt_counts({a.utt: (a.ins + a.dels + a.subs, len(a.ref)) for a in stats.utts})
+    if metric == "per":  # phone outputs scored against phone references: a phone-level decoding
+        score.counts["per"] = counts
+        return rec, score
+    score.counts["wer"] = counts
     if lexicon is not None:
         ref_phones = words_to_phones(refs, lexicon, source=str(ref_path))  # a reference OOV is an error
         hyp_lex = _oov_safe_lexicon(lexicon, (w for ws in hyps.values() for w in ws))
         pstats = compute_error_stats(ref_phones, words_to_phones(hyps, hyp_lex, source=str(hyp_path)))
-        score.counts["per"] = utt_counts({a.utt: (a.ins + a.dels + a.subs, len(a.ref)) for a in pstats.utts})
-        score.rates["per"] = score.counts["per"].rate
+        score.counts["per_word"] = utt_counts({a.utt: (a.ins + a.dels + a.subs, len(a.ref)) for a in pstats.utts})
+        score.rates["per_word"] = score.counts["per_word"].rate
         score.per_source = "word_to_phone"
     return rec, score
 
@@ -170,11 +224,28 @@ def method_rank(method: str) -> tuple[int, str]:
 
 
 def row_sort_key(row: SystemRow) -> tuple:
-    """Family, then the ordering hint (or A < V < AV for E2E), then method, dropped streams last."""
+    """Family, then the ordering hint (or A < V < AV for E2E), then method, dropped streams last;
+    seed runs right after their main system."""
     family_rank = FAMILIES.index(row.family) if row.family in FAMILIES else len(FAMILIES)
-    system_rank = SYSTEM_ORDER.index(row.system) if row.system in SYSTEM_ORDER else len(SYSTEM_ORDER)
+    base = row.base_system
+    system_rank = SYSTEM_ORDER.index(base) if base in SYSTEM_ORDER else len(SYSTEM_ORDER)
     modality_rank = {"A": 0, "V": 1, "AV": 2}.get(row.modality, 3)
-    return (family_rank, row.family, system_rank, modality_rank, row.system, row.dropped or "", method_rank(row.method))
+    return (family_rank, row.family, system_rank, modality_rank, base, row.dropped or "", method_rank(row.method),
+            row.seed if row.seed is not None else -1)
+
+
+def share_speakers(rows: list[SystemRow]) -> None:
+    """Score files without speaker labels (e.g. E2E decodes without ``utt2spk``) take them from
+    the other systems' files: the utterance ids are the cut ids, the same for every system."""
+    known: dict[str, str] = {}
+    for r in rows:
+        for score in r.scores.values():
+            known.update(score.speakers)
+    for r in rows:
+        for score in r.scores.values():
+            utts = {u for c in score.counts.values() for u in c.utts}
+            missing = utts - set(score.speakers)
+            score.speakers.update({u: known[u] for u in missing if u in known})
 
 
 def collect_rows(exp: PathLike, split: str = "test", lexicon_path: Optional[PathLike] = None) -> list[SystemRow]:
@@ -193,6 +264,7 @@ def collect_rows(exp: PathLike, split: str = "test", lexicon_path: Optional[Path
     if e2e and lexicon is None:
         log.warning("%s: no lexicon, E2E rows get no PER", lexicon_path)
     rows = collect_hybrid(exp, split) + e2e
+    share_speakers(rows)
     if not rows:
         raise AvsrInputError(exp, f"no score files for set {split!r}: expected */score_{split}*/summary.json "
                              f"(stages 7, 9) or */decode_epoch*_avg*/{split}*/*/score.json (stages 11, 13)")

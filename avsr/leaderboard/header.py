@@ -5,28 +5,17 @@ import datetime as _dt
 import importlib.metadata
 import os
 import platform
-import subprocess
 from pathlib import Path
 from typing import Optional
 
+from avsr.utils.provenance import code_state
+
 
 def git_commit(repo_dir: Path) -> str:
-    """``abc1234`` or ``abc1234-dirty``; "unknown" outside a git work tree or without git.
-    Read-only: ``--no-optional-locks`` keeps ``git status`` from rewriting the index."""
-    def git(*args: str) -> Optional[str]:
-        try:
-            out = subprocess.run(["git", "--no-optional-locks", "-C", str(repo_dir), *args], capture_output=True,
-                                 text=True, timeout=30, check=False)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return out.stdout if out.returncode == 0 else None
-
-    inside = git("rev-parse", "--is-inside-work-tree")
-    commit = git("rev-parse", "--short", "HEAD") if inside and inside.strip() == "true" else None
-    if not commit:
-        return "unknown"
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return commit.strip() + ("-dirty" if status and status.strip() else "")
+    """``abc1234``, or ``abc1234-dirty-<hash8>`` with uncommitted changes to tracked code files
+    (avsr.utils.provenance.code_state, the same label the training steps record); "unknown"
+    outside a git work tree or without git. Read-only."""
+    return code_state(repo_dir)["state"]
 
 
 def utc_now() -> str:

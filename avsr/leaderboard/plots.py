@@ -3,7 +3,8 @@
 * ``wer_vs_snr_<family>.png``: WER vs babble SNR, clean at the right, one line per modality
   (A, V and the family's best AV system), 95 % bootstrap intervals as error bars.
 * ``wer_vs_snr.png``: the same, one subplot per family.
-* ``fusion_frame_per.png``: frame PER of every hybrid variant per condition (grouped bars)."""
+* ``fusion_frame_per.png``: frame CD-state classification error of every hybrid variant per
+  condition (grouped bars)."""
 from __future__ import annotations
 
 import math
@@ -144,8 +145,8 @@ def plot_fusion_frame_per(rows: Sequence[SystemRow], stats: Statistics, plots_di
                color=f"C{k % 10}", hatch="//" if k >= 10 else None, error_kw={"elinewidth": 0.8})
     ax.set_xticks(range(len(conds)))
     ax.set_xticklabels([c.label for c in conds], rotation=20)
-    ax.set_ylabel("frame PER (%), CD states")
-    ax.set_title("Hybrid systems: frame phone error rate (95 % CI)")
+    ax.set_ylabel("frame CD-state error (%)")
+    ax.set_title("Hybrid systems: frame-level CD-state (senone) classification error (95 % CI)")
     ax.set_ylim(0, 100)
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)  # outside: bars stay visible

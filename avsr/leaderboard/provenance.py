@@ -1,5 +1,6 @@
-"""Per-system provenance for RESULTS.md: the training command (``command.txt``, written by
-avsr.utils.provenance.record_command) and the config with a sha256 prefix."""
+"""Per-system provenance for RESULTS.md: the code state, command and config hash recorded when the
+system was trained (``provenance.json``, avsr.utils.provenance.record_provenance), and flags for
+rows trained at another code state than the page's (or with nothing recorded)."""
 from __future__ import annotations
 
 import hashlib
@@ -7,11 +8,11 @@ import json
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Mapping, Optional, Sequence, Union
 
 import yaml
 
-from avsr.utils.provenance import COMMAND_FILE
+from avsr.utils.provenance import COMMAND_FILE, read_provenance
 
 PathLike = Union[str, Path]
 
@@ -94,14 +95,61 @@ def system_provenance(system_dir: Path, recipe_dir: Path) -> Provenance:
     return Provenance(system_dir.name, command, None, None, "no config found")
 
 
-def provenance_section(exp: Path, systems: Sequence[str], recipe_dir: Path) -> str:
-    """Markdown ``<details>`` block: one table line per system."""
-    lines = ["<details><summary>Commands and configs of the systems (click to expand)</summary>", "",
-             "| system | training command (command.txt) | config | sha256[:12] |", "|---|---|---|---|"]
+OTHER_STATE = "‡"  # trained at another commit (or other uncommitted changes) than this page
+NOT_RECORDED = "†"  # no provenance.json: trained before provenance was recorded at training time
+
+
+def _states(record: dict) -> list[str]:
+    return [r.get("state", "unknown") for r in [*record.get("previous", []), record]]
+
+
+def provenance_marks(exp: Path, systems: Sequence[str], page_state: str) -> dict[str, str]:
+    """system -> mark for the tables ("" when trained at the page's code state)."""
+    marks = {}
     for system in systems:
+        record = read_provenance(exp / system)
+        if record is None:
+            marks[system] = NOT_RECORDED
+        elif any(state != page_state for state in _states(record)):
+            marks[system] = OTHER_STATE
+    return marks
+
+
+def marks_note(marks: Mapping[str, str], page_state: str) -> str:
+    if not marks:
+        return ""
+    other = sorted(s for s, m in marks.items() if m == OTHER_STATE)
+    missing = sorted(s for s, m in marks.items() if m == NOT_RECORDED)
+    parts = []
+    if other:
+        parts.append(f"{OTHER_STATE} = trained at another code state than this page's (`{page_state}`): {', '.join(other)}")
+    if missing:
+        parts.append(f"{NOT_RECORDED} = no training provenance recorded: {', '.join(missing)}")
+    return "Rows marked " + "; ".join(parts) + " (see Provenance).\n"
+
+
+def provenance_section(exp: Path, systems: Sequence[str], recipe_dir: Path, page_state: str = "unknown") -> str:
+    """Markdown ``<details>`` block: one table line per system."""
+    lines = ["<details><summary>Code state, commands and configs of the systems (click to expand)</summary>", "",
+             f"This page was generated at code state `{page_state}` (commit, `-dirty-<hash>` = uncommitted changes to "
+             "tracked files other than docs and *.md).", "",
+             "| system | trained at | training command | config | sha256[:12] |", "|---|---|---|---|---|"]
+    for system in systems:
+        record = read_provenance(exp / system)
         p = system_provenance(exp / system, recipe_dir)
-        cmd = f"`{p.command}`" if p.command else "_no command.txt (trained before provenance was recorded)_"
-        conf = f"`{p.config_path}` ({p.config_note})" if p.config_path else p.config_note
-        lines.append(f"| {system} | {cmd.replace('|', '&#124;')} | {conf} | {p.config_sha256 or '–'} |")
+        if record is not None:
+            states = _states(record)
+            mark = f" {OTHER_STATE}" if any(s != page_state for s in states) else ""
+            trained = " then ".join(f"`{s}`" for s in states) + f" ({record.get('date', '?')}){mark}"
+            if record.get("note"):
+                trained += f"; {record['note']}"
+            command = record.get("command") or p.command
+            digest = (record.get("config_sha256") or "")[:12] or p.config_sha256
+            conf = f"`{p.config_path}`" if p.config_path else "config recorded at training"
+        else:
+            trained, command, digest = f"not recorded {NOT_RECORDED}", p.command, p.config_sha256
+            conf = f"`{p.config_path}` ({p.config_note})" if p.config_path else p.config_note
+        cmd = f"`{command}`" if command else "_no command recorded_"
+        lines.append(f"| {system} | {trained} | {cmd.replace('|', '&#124;')} | {conf} | {digest or '–'} |")
     lines += ["", "</details>"]
     return "\n".join(lines) + "\n"

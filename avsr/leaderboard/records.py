@@ -1,7 +1,16 @@
 """The leaderboard's data model: one row per system (× decoding method for E2E systems), one
-score per test condition, each score holding per-utterance error counts per metric."""
+score per test condition, each score holding per-utterance error counts per metric.
+
+Metrics are kept apart so that no table mixes two of them: ``wer``; ``per`` = PER of a phone-level
+decoding (a phone-bigram graph, or an E2E model whose outputs are phones); ``per_word`` = PER of
+the word hypotheses mapped to phones with the lexicon; ``frame_per`` = frame-level CD-state
+classification error, whose targets (``SystemRow.frame_targets``, e.g. the tri tree's senones)
+must match for two rows to share a table.
+
+Seed runs of a system live next to it as ``<exp>/<system>_seed<N>/`` (see :func:`split_seed`)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -10,7 +19,16 @@ import numpy as np
 
 from avsr.leaderboard.conditions import Condition
 
-METRICS = ("wer", "per", "frame_per")  # keys of Score.rates / Score.counts
+METRICS = ("wer", "per", "per_word", "frame_per")  # keys of Score.rates / Score.counts
+METRIC_NAMES = {"wer": "WER", "per": "PER (phone-level decoding)", "per_word": "PER of the word hypotheses",
+                "frame_per": "frame CD-state classification error"}
+_SEED_DIR = re.compile(r"^(?P<base>.+)_seed(?P<seed>\d+)$")
+
+
+def split_seed(system: str) -> tuple[str, Optional[int]]:
+    """``hybrid_audio_seed2`` → ("hybrid_audio", 2); ``hybrid_audio`` → ("hybrid_audio", None)."""
+    m = _SEED_DIR.match(system)
+    return (m.group("base"), int(m.group("seed"))) if m else (system, None)
 FAMILIES = ("GMM", "hybrid", "CTC+attention", "transducer")
 
 
@@ -49,7 +67,10 @@ class Score:
     path: Path
     rates: dict[str, float] = field(default_factory=dict)
     counts: dict[str, UttCounts] = field(default_factory=dict)
-    per_source: Optional[str] = None  # "phone_decode" | "word_decode" | "word_to_phone"
+    per_source: Optional[str] = None  # where ``per_word`` came from: "word_decode" | "word_to_phone"
+    failures: dict[str, int] = field(default_factory=dict)  # metric -> searches that reached no final state
+    speakers: dict[str, str] = field(default_factory=dict)  # utt -> speaker (speaker-cluster bootstrap)
+    frame_targets: Optional[str] = None  # frame error's targets, e.g. "tri: 312 CD states"
 
 
 @dataclass
@@ -66,6 +87,22 @@ class SystemRow:
     fusion: Optional[str] = None
     decode_dir: Optional[str] = None
     scores: dict[Condition, Score] = field(default_factory=dict)
+    frame_targets: Optional[str] = None  # what the frame error is measured against, e.g. "tri: 312 CD states"
+
+    @property
+    def base_system(self) -> str:
+        """The system without its ``_seed<N>`` suffix."""
+        return split_seed(self.system)[0]
+
+    @property
+    def seed(self) -> Optional[int]:
+        """N of a ``<system>_seed<N>`` run; None for the run's main system directory."""
+        return split_seed(self.system)[1]
+
+    @property
+    def base_key(self) -> str:
+        """``key`` with the system's seed suffix removed: the same row across seed runs."""
+        return self.base_system + self.key[len(self.system):] if self.key.startswith(self.system) else self.key
 
     @property
     def base_modality(self) -> str:

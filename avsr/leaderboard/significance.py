@@ -43,7 +43,8 @@ def representative_method(rows: Sequence[SystemRow], family: str, preferred: Map
 def significance_table(rows: Sequence[SystemRow], stats: Statistics, metric: str = "wer") -> str:
     """Markdown: one line per (A, AV) pair, one column per condition both were scored on."""
     pairs = [(a, av) for a, av in av_vs_a_pairs(rows)
-             if any(stats.compare(a, av, c, metric) is not None for c in av.scores)]  # pairs having the metric
+             if any(stats.compare(a, av, c, metric) is not None for c in av.scores)  # pairs having the metric
+             and (metric != "frame_per" or a.frame_targets == av.frame_targets)]  # frame errors: same targets only
     if not pairs:
         return ""
     conds = ordered(c for a, b in pairs for c in a.scores if stats.compare(a, b, c, metric) is not None)

@@ -1,5 +1,10 @@
 """Bootstrap statistics for the leaderboard (resampling is avsr.score.bootstrap's; this file
-only picks the utterances and caches results, so every table cell is computed once)."""
+only picks the utterances and caches results, so every table cell is computed once).
+
+Table cells get utterance-bootstrap intervals (the test speakers held fixed). Comparisons, where
+the page makes a claim, use the speaker-cluster bootstrap (speakers, then their utterances) when
+every compared utterance has a speaker label, and say so (``Comparison.resampling``); the
+utterance-level p-value is kept next to it to show how much the speakers widen the doubt."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,7 +12,10 @@ from typing import Optional
 
 from avsr.leaderboard.conditions import Condition
 from avsr.leaderboard.records import SystemRow
-from avsr.score.bootstrap import Interval, PairedResult, bootstrap_interval, paired_bootstrap
+import numpy as np
+
+from avsr.score.bootstrap import (Interval, PairedResult, bootstrap_interval, paired_bootstrap,
+                                 paired_cluster_bootstrap, resample_weights)
 
 
 @dataclass(frozen=True)
@@ -19,6 +27,9 @@ class Comparison:
     paired: PairedResult  # B vs A: p_value = share of resamples where B is not better
     reverse: PairedResult  # A vs B on the same resamples: p_value = share where B is not worse
     num_utts: int
+    resampling: str = "utterance"  # "speaker" (speaker-cluster bootstrap) or "utterance"
+    num_speakers: int = 0
+    utterance_p: Optional[float] = None  # the utterance-bootstrap p of "B better", for comparison
 
     @property
     def prob_b_better(self) -> float:
@@ -58,6 +69,7 @@ class Statistics:
         self.seed = seed
         self._intervals: dict[tuple, Optional[Interval]] = {}
         self._pairs: dict[tuple, Optional[Comparison]] = {}
+        self._cluster_weights: dict[tuple, np.ndarray] = {}
 
     def interval(self, row: SystemRow, condition: Condition, metric: str) -> Optional[Interval]:
         """Rate with 95% interval; None when the row has no per-utterance counts there."""
@@ -70,7 +82,8 @@ class Statistics:
         return self._intervals[key]
 
     def compare(self, a: SystemRow, b: SystemRow, condition: Condition, metric: str = "wer") -> Optional[Comparison]:
-        """Paired bootstrap of b against a on their common utterances (None if there are none)."""
+        """Paired bootstrap of b against a on their common utterances (None if there are none):
+        speaker-cluster resampling when every common utterance has a speaker, else utterances."""
         key = (a.key, b.key, condition, metric)
         if key not in self._pairs:
             self._pairs[key] = None
@@ -82,10 +95,28 @@ class Statistics:
                 if common:
                     ca, cb = ca.restricted(common), cb.restricted(common)
                     if ca.totals.sum() > 0 and cb.totals.sum() > 0:
-                        # same seed and size → the same resamples in both directions
-                        result = paired_bootstrap(ca.errors, cb.errors, ca.totals, num_samples=self.num_samples,
-                                                  seed=self.seed, ref_lens_b=cb.totals)
-                        reverse = paired_bootstrap(cb.errors, ca.errors, cb.totals, num_samples=self.num_samples,
-                                                   seed=self.seed, ref_lens_b=ca.totals)
-                        self._pairs[key] = Comparison(ca.rate, cb.rate, result, reverse, len(common))
+                        self._pairs[key] = self._compare_counts(ca, cb, common, {**sb.speakers, **sa.speakers})
         return self._pairs[key]
+
+    def _compare_counts(self, ca, cb, common: tuple, speakers: dict) -> Comparison:
+        # same seed and size → the same resamples in both directions
+        utt = paired_bootstrap(ca.errors, cb.errors, ca.totals, num_samples=self.num_samples, seed=self.seed,
+                               ref_lens_b=cb.totals)
+        clusters = [speakers.get(u) for u in common]
+        if all(c is not None for c in clusters):
+            w = self._weights(common, tuple(clusters))
+            result = paired_cluster_bootstrap(ca.errors, cb.errors, ca.totals, clusters, num_samples=self.num_samples,
+                                              seed=self.seed, ref_lens_b=cb.totals, weights=w)
+            reverse = paired_cluster_bootstrap(cb.errors, ca.errors, cb.totals, clusters, num_samples=self.num_samples,
+                                               seed=self.seed, ref_lens_b=ca.totals, weights=w)
+            return Comparison(ca.rate, cb.rate, result, reverse, len(common), "speaker", len(set(clusters)),
+                              1.0 - utt.p_value)
+        reverse = paired_bootstrap(cb.errors, ca.errors, cb.totals, num_samples=self.num_samples, seed=self.seed,
+                                   ref_lens_b=ca.totals)
+        return Comparison(ca.rate, cb.rate, utt, reverse, len(common), "utterance", 0, 1.0 - utt.p_value)
+
+    def _weights(self, utts: tuple, clusters: tuple) -> np.ndarray:
+        key = (utts, clusters)
+        if key not in self._cluster_weights:
+            self._cluster_weights[key] = resample_weights(len(utts), self.num_samples, self.seed, list(clusters))
+        return self._cluster_weights[key]

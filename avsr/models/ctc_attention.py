@@ -63,8 +63,8 @@ class CtcAttentionModel(E2EEncoderModel):
 
     def __init__(self, vocab_size: int, frontend: FrontendConfig, encoder: ConformerConfig,
                  decoder: AttentionDecoderConfig, loss: CtcAttentionConfig, blank_id: int = 0, sos_id: int = 1,
-                 eos_id: int = 1) -> None:
-        super().__init__(vocab_size, frontend, encoder, blank_id)
+                 eos_id: int = 1, aux_classes: int = 0) -> None:
+        super().__init__(vocab_size, frontend, encoder, blank_id, aux_classes)
         self.decoder = AttentionDecoder(vocab_size, encoder.d_model, decoder)
         self.loss_cfg = loss
         self.sos_id, self.eos_id = sos_id, eos_id
@@ -93,5 +93,6 @@ class CtcAttentionModel(E2EEncoderModel):
             correct = ((logits.argmax(-1) == ys_out) & ys_mask).sum().item()
         lam = self.loss_cfg.ctc_weight
         loss = lam * ctc + (1.0 - lam) * att
-        return loss, {"ctc": float(ctc.detach()), "att": float(att.detach()), "att_correct": float(correct),
-                      "att_tokens": float(ys_mask.sum().item())}
+        info = {"ctc": float(ctc.detach()), "att": float(att.detach()), "att_correct": float(correct),
+                "att_tokens": float(ys_mask.sum().item())}
+        return self.add_aux_loss(loss, enc, batch, info), info

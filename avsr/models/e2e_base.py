@@ -24,10 +24,12 @@ class Batch:
     video_lengths: Tensor
     tokens: list[list[int]] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
+    frame_labels: Optional[Tensor] = None  # [B, T_enc] long, -1 = no label (auxiliary frame CE)
 
     def to(self, device: torch.device) -> "Batch":
+        labels = None if self.frame_labels is None else self.frame_labels.to(device)
         return Batch(self.ids, self.audio.to(device), self.audio_lengths.to(device), self.video.to(device),
-                     self.video_lengths.to(device), self.tokens, self.texts)
+                     self.video_lengths.to(device), self.tokens, self.texts, labels)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -51,9 +53,16 @@ def ctc_loss_sum(log_probs: Tensor, lengths: Tensor, tokens: list[list[int]], bl
 
 
 class E2EEncoderModel(nn.Module):
-    """Front-end + Conformer + CTC head; subclasses add their decoder and loss."""
+    """Front-end + Conformer + CTC head; subclasses add their decoder and loss.
 
-    def __init__(self, vocab_size: int, frontend: FrontendConfig, encoder: ConformerConfig, blank_id: int = 0) -> None:
+    ``aux_classes`` > 0 adds a frame classifier on the encoder output, trained with cross-entropy
+    on per-frame labels (e.g. the phone of the GMM alignment at each 40 ms frame) while
+    ``aux_weight`` > 0: a warm start that gets a pixel front-end off the CTC plateau in a few hundred
+    updates. It is never used in decoding.
+    """
+
+    def __init__(self, vocab_size: int, frontend: FrontendConfig, encoder: ConformerConfig, blank_id: int = 0,
+                 aux_classes: int = 0) -> None:
         super().__init__()
         if frontend.output_dim != encoder.d_model:
             raise ValueError(f"front-end output_dim {frontend.output_dim} != encoder d_model {encoder.d_model}")
@@ -61,11 +70,35 @@ class E2EEncoderModel(nn.Module):
         self.frontend = AVFrontend(frontend)
         self.encoder = ConformerEncoder(encoder)
         self.ctc_head = nn.Linear(encoder.d_model, vocab_size)
+        self.aux_head = nn.Linear(encoder.d_model, aux_classes) if aux_classes > 0 else None
+        self.aux_weight = 0.0  # set per epoch by the training loop; not part of the state
+        self.freeze_encoder = False  # likewise
+
+    def aux_loss(self, encodings: Tensor, batch: Batch) -> Optional[Tensor]:
+        """Summed frame cross-entropy over labelled frames, or None when it does not apply."""
+        if self.aux_head is None or self.aux_weight <= 0 or batch.frame_labels is None:
+            return None
+        labels = batch.frame_labels[:, : encodings.shape[1]]
+        if labels.shape[1] < encodings.shape[1]:
+            labels = nn.functional.pad(labels, (0, encodings.shape[1] - labels.shape[1]), value=-1)
+        logits = self.aux_head(encodings)
+        return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-1,
+                                           reduction="sum")
+
+    def add_aux_loss(self, loss: Tensor, encodings: Tensor, batch: Batch, info: dict[str, float]) -> Tensor:
+        aux = self.aux_loss(encodings, batch)
+        if aux is None:
+            return loss
+        info["aux"] = float(aux.detach())
+        return loss + self.aux_weight * aux
 
     def encode(self, batch: Batch, drop: Optional[str] = None) -> tuple[Tensor, Tensor]:
-        """→ encodings [B, T, D] at 25 fps and their lengths."""
-        x, lengths = self.frontend(batch.audio, batch.audio_lengths, batch.video, batch.video_lengths, drop=drop)
-        return self.encoder(x, lengths), lengths
+        """→ encodings [B, T, D] at 25 fps and their lengths. While ``freeze_encoder`` is set (the
+        loop's first epochs of a model started from a trained encoder), front-end and encoder run
+        without gradients: only the new heads learn, at a third of the cost of a full update."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_encoder):
+            x, lengths = self.frontend(batch.audio, batch.audio_lengths, batch.video, batch.video_lengths, drop=drop)
+            return self.encoder(x, lengths), lengths
 
     def ctc_log_probs(self, encodings: Tensor) -> Tensor:
         return self.ctc_head(encodings).log_softmax(dim=-1)

@@ -42,9 +42,10 @@ def build_model(cfg: Mapping[str, Any], vocab_size: int) -> nn.Module:
         raise AvsrInputError(None, f"config 'model' must be one of {MODEL_TYPES}, got {kind!r}")
     frontend = dataclass_from(FrontendConfig, cfg.get("frontend"), "frontend")
     encoder = dataclass_from(ConformerConfig, cfg.get("encoder"), "encoder")
+    aux_classes = int((cfg.get("aux") or {}).get("num_classes", 0))  # set by the trainer from the alignments
     if kind == "ctc_attention":
         return CtcAttentionModel(vocab_size, frontend, encoder,
                                  dataclass_from(AttentionDecoderConfig, cfg.get("decoder"), "decoder"),
-                                 dataclass_from(CtcAttentionConfig, cfg.get("loss"), "loss"))
+                                 dataclass_from(CtcAttentionConfig, cfg.get("loss"), "loss"), aux_classes=aux_classes)
     return TransducerModel(vocab_size, frontend, encoder,
-                           dataclass_from(TransducerConfig, cfg.get("transducer"), "transducer"))
+                           dataclass_from(TransducerConfig, cfg.get("transducer"), "transducer"), aux_classes=aux_classes)

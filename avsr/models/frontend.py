@@ -2,8 +2,12 @@
 
 - audio: global-CMVN fbank [B, T, 80] at 100 fps → two stride-2 3x3 convolutions → 40 ms frames
   (``ceil(T / 4)``, which equals the 25 fps video frame count of the corpus);
-- video: mouth crops [B, Tv, S, S] uint8 → a 3-D convolution stem (temporal kernel 3) → a light
-  2-D ResNet applied per frame → one vector per video frame;
+- video (``video_input: pixels``): mouth crops [B, Tv, S, S] uint8 → a 3-D convolution stem
+  (temporal kernel 3) → a light 2-D ResNet applied per frame → one vector per video frame;
+  (``video_input: dct``): the crops' 2-D DCT coefficients [B, Tv, K] (stage 3's ``roi_dct``, the
+  classic AV-ASR visual feature, as the hybrid uses) → per-coefficient normalisation → a linear
+  map and two temporal convolutions (lip motion) → one vector per frame, at a small fraction of
+  the pixel CNN's cost on a CPU;
 - alignment: each audio frame t takes video frame ``min(t, Tv_b - 1)`` (lengths may differ by a
   frame; the last frame is repeated, never a neighbour's padding);
 - fusion: ``audio`` | ``video`` (uni-modal) | ``concat`` (linear map of the concatenation) |
@@ -35,6 +39,8 @@ class FrontendConfig:
     num_mel: int = 80
     audio_channels: int = 32
     audio_dim: int = 128
+    video_input: str = "pixels"  # pixels (mouth crops, 3-D/2-D CNN) | dct (roi_dct coefficients, 1-D convs)
+    video_dct_dim: int = 64  # dct: number of coefficients per frame
     video_channels: int = 16
     video_input_pool: int = 2  # average-pool crops by this factor first (44x44 → 22x22): CPU budget
     video_dim: int = 128
@@ -122,6 +128,27 @@ class VisualFrontend(nn.Module):
         return self.out(x).view(b, t, -1) * mask[..., None]
 
 
+class VisualDctFrontend(nn.Module):
+    """DCT coefficients [B, Tv, K] (normalised) → [B, Tv, D]: linear map, then two depth-wise
+    separable temporal convolutions (kernel 5 = 200 ms) with residual connections."""
+
+    def __init__(self, in_dim: int, out_dim: int, kernel_size: int = 5) -> None:
+        super().__init__()
+        self.inp = nn.Linear(in_dim, out_dim)
+        self.convs = nn.ModuleList(nn.Conv1d(out_dim, out_dim, kernel_size, padding=kernel_size // 2, groups=out_dim)
+                                   for _ in range(2))
+        self.mix = nn.ModuleList(nn.Linear(out_dim, out_dim) for _ in range(2))
+        self.norms = nn.ModuleList(nn.LayerNorm(out_dim) for _ in range(2))
+
+    def forward(self, video: Tensor, lengths: Tensor) -> Tensor:
+        mask = lengths_to_mask(lengths, video.shape[1])[..., None]
+        h = torch.relu(self.inp(video)) * mask
+        for conv, mix, norm in zip(self.convs, self.mix, self.norms):
+            g = conv(norm(h).transpose(1, 2)).transpose(1, 2)
+            h = (h + mix(torch.relu(g))) * mask
+        return h
+
+
 def align_video_to_audio(video: Tensor, video_lengths: Tensor, num_frames: int) -> Tensor:
     """Pick video frame ``min(t, len_b - 1)`` for each audio frame t < num_frames → [B, num_frames, D]."""
     t = torch.arange(num_frames, device=video.device)[None, :]
@@ -167,12 +194,16 @@ class AVFrontend(nn.Module):
         self.uses_video = cfg.fusion != "audio"
         self.register_buffer("audio_mean", torch.zeros(cfg.num_mel))
         self.register_buffer("audio_std", torch.ones(cfg.num_mel))
-        self.register_buffer("video_mean", torch.tensor(0.0))
-        self.register_buffer("video_std", torch.tensor(1.0))
+        if cfg.video_input not in ("pixels", "dct"):
+            raise ValueError(f"video_input must be 'pixels' or 'dct', got {cfg.video_input!r}")
+        video_stat_shape = (cfg.video_dct_dim,) if cfg.video_input == "dct" else ()
+        self.register_buffer("video_mean", torch.zeros(video_stat_shape))
+        self.register_buffer("video_std", torch.ones(video_stat_shape))
         if self.uses_audio:
             self.audio = AudioSubsampling(cfg.num_mel, cfg.audio_channels, cfg.audio_dim)
         if self.uses_video:
-            self.video = VisualFrontend(cfg.video_channels, cfg.video_dim, cfg.video_input_pool)
+            self.video = (VisualDctFrontend(cfg.video_dct_dim, cfg.video_dim) if cfg.video_input == "dct"
+                          else VisualFrontend(cfg.video_channels, cfg.video_dim, cfg.video_input_pool))
         if cfg.fusion == "bilinear":
             self.fusion = LowRankBilinearFusion(cfg.audio_dim, cfg.video_dim, cfg.output_dim, cfg.bilinear_rank,
                                                 modality_dropout=cfg.modality_dropout)
@@ -184,11 +215,36 @@ class AVFrontend(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
 
     @torch.no_grad()
-    def set_normalisation(self, audio_mean: Tensor, audio_std: Tensor, video_mean: float, video_std: float) -> None:
+    def start_as_audio_model(self, audio_state: dict[str, Tensor]) -> None:
+        """Make this AV front-end compute exactly what the audio-only front-end with state
+        ``audio_state`` (keys ``frontend.*`` of a trained audio model) computes: its audio map
+        becomes the uni-modal audio term (concat: the audio half of the projection), every video
+        and bilinear term starts at zero, the output norm is the audio model's. Training then
+        adds the video from a model that is as good as the audio-only one on clean speech."""
+        if self.cfg.fusion not in ("concat", "bilinear"):
+            raise ValueError(f"start_as_audio_model needs an AV fusion, not {self.cfg.fusion!r}")
+        weight, bias = audio_state["frontend.fusion.weight"], audio_state["frontend.fusion.bias"]
+        if self.cfg.fusion == "bilinear":
+            self.fusion.audio_linear.weight.copy_(weight)
+            self.fusion.bias.copy_(bias)
+            self.fusion.video_linear.weight.zero_()
+            self.fusion.output_proj.weight.zero_()
+        else:
+            a = self.cfg.audio_dim
+            self.fusion.proj.weight[:, :a].copy_(weight)
+            self.fusion.proj.weight[:, a:].zero_()
+            self.fusion.proj.bias.copy_(bias)
+        self.norm.weight.copy_(audio_state["frontend.norm.weight"])
+        self.norm.bias.copy_(audio_state["frontend.norm.bias"])
+
+    @torch.no_grad()
+    def set_normalisation(self, audio_mean: Tensor, audio_std: Tensor, video_mean, video_std) -> None:
+        """Global statistics: fbank mean/std per bin; video: pixel mean/std (scalars, crops in
+        [0, 1]) or per-coefficient mean/std (dct)."""
         self.audio_mean.copy_(audio_mean)
         self.audio_std.copy_(audio_std.clamp(min=1e-3))
-        self.video_mean.fill_(video_mean)
-        self.video_std.fill_(max(video_std, 1e-3))
+        self.video_mean.copy_(torch.as_tensor(video_mean, dtype=torch.float32).expand_as(self.video_mean))
+        self.video_std.copy_(torch.as_tensor(video_std, dtype=torch.float32).clamp(min=1e-3).expand_as(self.video_std))
 
     def forward(self, audio: Optional[Tensor], audio_lengths: Optional[Tensor], video: Optional[Tensor],
                 video_lengths: Optional[Tensor], drop: Optional[str] = None) -> tuple[Tensor, Tensor]:
@@ -207,7 +263,10 @@ class AVFrontend(nn.Module):
         if self.uses_video:
             if video is None or video_lengths is None:
                 raise ValueError(f"fusion {self.cfg.fusion!r} needs video")
-            v = (video.float() / 255.0 - self.video_mean) / self.video_std
+            if self.cfg.video_input == "dct":
+                v = (video.float() - self.video_mean) / self.video_std
+            else:
+                v = (video.float() / 255.0 - self.video_mean) / self.video_std
             h_v = self.video(v, video_lengths)
             if h_a is not None:
                 h_v = align_video_to_audio(h_v, video_lengths, h_a.shape[1])

@@ -66,8 +66,8 @@ class TransducerModel(E2EEncoderModel):
     """AV front-end + Conformer + stateless predictor + joiner (+ CTC head for the auxiliary loss)."""
 
     def __init__(self, vocab_size: int, frontend: FrontendConfig, encoder: ConformerConfig, cfg: TransducerConfig,
-                 blank_id: int = 0) -> None:
-        super().__init__(vocab_size, frontend, encoder, blank_id)
+                 blank_id: int = 0, aux_classes: int = 0) -> None:
+        super().__init__(vocab_size, frontend, encoder, blank_id, aux_classes)
         self.cfg = cfg
         self.predictor = StatelessPredictor(vocab_size, cfg.predictor_dim, cfg.context_size, blank_id)
         self.joiner = Joiner(encoder.d_model, cfg.predictor_dim, cfg.joiner_dim, vocab_size)
@@ -93,4 +93,4 @@ class TransducerModel(E2EEncoderModel):
             ctc = ctc_loss_sum(self.ctc_log_probs(enc), lengths, batch.tokens, self.blank_id)
             loss = loss + self.cfg.ctc_weight * ctc
             info["ctc"] = float(ctc.detach())
-        return loss, info
+        return self.add_aux_loss(loss, enc, batch, info), info

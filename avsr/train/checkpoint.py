@@ -19,7 +19,12 @@ def checkpoint_path(exp_dir: PathLike, epoch: int) -> Path:
 
 
 def save_checkpoint(path: PathLike, state: dict[str, Any]) -> None:
-    """Atomic: a kill during the write leaves the previous checkpoints intact and no partial file."""
+    """Atomic: a kill during the write leaves the previous checkpoints intact and no partial
+    ``epoch-N.pt`` (only a hidden ``.epoch-N.tmp-*.pt``, which no reader matches and the next
+    save of that directory deletes)."""
+    path = Path(path)
+    for stale in path.parent.glob(".epoch-*.tmp-*"):  # left by a kill -9 during an earlier save
+        stale.unlink(missing_ok=True)
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
@@ -29,7 +34,7 @@ def load_checkpoint(path: PathLike, map_location: Union[str, torch.device] = "cp
     if not path.is_file():
         raise AvsrInputError(path, "checkpoint not found")
     try:
-        return torch.load(path, map_location=map_location, weights_only=False)
+        return torch.load(path, map_location=map_location, weights_only=True)  # tensors and plain data only: no code runs on load
     except Exception as err:  # a truncated/corrupt file: name it
         raise AvsrInputError(path, f"cannot read checkpoint ({type(err).__name__}: {err})") from None
 

@@ -22,7 +22,7 @@ import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -30,6 +30,7 @@ from lhotse import CutSet
 from tqdm import tqdm
 
 from avsr.models.e2e_base import Batch
+from avsr.sync.shift import load_video_array
 from avsr.utils.errors import AvsrInputError
 
 PathLike = Union[str, Path]
@@ -40,9 +41,26 @@ log = logging.getLogger(__name__)
 class Utterance:
     id: str
     fbank: np.ndarray  # [T, 80] float32
-    roi: Optional[np.ndarray]  # [Tv, S, S] uint8; None: the cut has no video (audio-only corpus)
+    roi: Optional[np.ndarray]  # [Tv, S, S] uint8 crops or [Tv, K] float32 DCT; None: no video (audio-only corpus)
     text: str
     duration: float
+    phones: Optional[list[str]] = None  # the supervision's phone alignment, when the corpus has one
+    speaker: Optional[str] = None
+    samples: Optional[np.ndarray] = None  # int16 waveform (16 kHz), only for on-the-fly noise
+    frame_labels: Optional[np.ndarray] = None  # int [T/4] per-encoder-frame class (auxiliary CE), -1 = none
+
+
+def supervision_phones(cut) -> Optional[list[str]]:
+    """The phone symbols of the cut's first supervision's ``phone`` alignment (None if absent)."""
+    alignment = cut.supervisions[0].alignment or {}
+    items = alignment.get("phone")
+    return [item.symbol for item in items] if items else None
+
+
+def utterance_tokenizer(tokenizer) -> Callable[["Utterance"], list[int]]:
+    """Utterance → target ids: the tokenizer's ``encode(text, phones)`` (phone units use the
+    utterance's own phone alignment when it has one)."""
+    return lambda u: tokenizer.encode(u.text, u.phones)
 
 
 def cuts_path(data_dir: PathLike, corpus: str, subset: str) -> Path:
@@ -57,6 +75,9 @@ def load_cuts(path: PathLike) -> CutSet:
     return CutSet.from_file(path)
 
 
+VIDEO_INPUTS = {"pixels": "mouth_roi", "dct": "roi_dct"}  # video_input → the stage-3 array it reads
+
+
 def has_mouth_roi(cut) -> bool:
     """Whether stage 3 stored mouth crops for the cut (False for audio-only corpora)."""
     return cut.has_custom("mouth_roi")  # lhotse looks into a MixedCut's tracks too
@@ -67,23 +88,41 @@ class FeatureCache:
 
     ``fusion``: the front-end fusion of the model the cache feeds; every fusion but ``audio``
     needs video, and a cut without crops is then an error (:meth:`check_video`). ``source``
-    names the cut set in that error."""
+    names the cut set in that error. ``video_input``: what ``Utterance.roi`` holds — ``pixels``
+    (the ``mouth_roi`` crops) or ``dct`` (the ``roi_dct`` coefficients). ``load_audio``: keep the
+    waveforms too (on-the-fly noise)."""
 
     def __init__(self, cuts: Iterable, desc: str = "load features", fusion: Optional[str] = None,
-                 source: Optional[PathLike] = None) -> None:
+                 source: Optional[PathLike] = None, load_audio: bool = False, video_input: str = "pixels") -> None:
+        if video_input not in VIDEO_INPUTS:
+            raise ValueError(f"video_input must be one of {tuple(VIDEO_INPUTS)}, got {video_input!r}")
+        self.video_input = video_input
         self.utts: dict[str, Utterance] = {}
         for cut in tqdm(list(cuts), desc=desc, leave=False):
             if not cut.supervisions:
                 raise AvsrInputError(None, f"cut {cut.id} has no supervision")
             try:
                 fbank = cut.load_features().astype(np.float32)
-                roi = np.ascontiguousarray(cut.load_mouth_roi()) if has_mouth_roi(cut) else None
+                roi = None
+                if has_mouth_roi(cut):
+                    roi = np.ascontiguousarray(load_video_array(cut, VIDEO_INPUTS[video_input]))
+                    if video_input == "dct":
+                        roi = roi.astype(np.float32)
             except (AttributeError, KeyError) as err:
                 raise AvsrInputError(None, f"cut {cut.id}: missing features ({err}): re-run stage 3") from None
             except FileNotFoundError as err:  # storage paths are relative to the recipe directory
                 raise AvsrInputError(err.filename, f"feature storage of cut {cut.id} not found (run from the "
                                      "recipe directory the manifests were written in, or re-run stage 3)") from None
-            self.utts[cut.id] = Utterance(cut.id, fbank, roi, cut.supervisions[0].text or "", float(cut.duration))
+            sup = cut.supervisions[0]
+            samples = None
+            if load_audio:  # int16 keeps 3 s of 16 kHz audio at 96 kB
+                audio = cut.load_audio() if cut.has_recording else None
+                if audio is None:
+                    raise AvsrInputError(source, f"cut {cut.id} has no audio to mix noise into: on-the-fly noise "
+                                         "needs the clean training cuts (--train-set train), not a pre-mixed set")
+                samples = np.clip(np.round(audio[0] * 32768.0), -32768, 32767).astype(np.int16)
+            self.utts[cut.id] = Utterance(cut.id, fbank, roi, sup.text or "", float(cut.duration),
+                                          supervision_phones(cut), sup.speaker, samples)
         if fusion is not None:
             self.check_video(fusion, source)
 
@@ -106,19 +145,23 @@ class FeatureCache:
                                  f"{missing[0]}), but a fusion {fusion!r} model needs video: on an audio-only corpus "
                                  "train fusion 'audio' (--modality audio)")
 
-    def normalisation_stats(self, max_utts: int = 500) -> tuple[torch.Tensor, torch.Tensor, float, float]:
-        """Global fbank mean/std per bin and crop pixel mean/std (in [0, 1]) over (a prefix of the
-        sorted ids of) the cache: deterministic. Without any crops (audio-only) the pixel
-        statistics are the identity (0, 1), which nothing then uses."""
+    def normalisation_stats(self, max_utts: int = 500) -> tuple[torch.Tensor, torch.Tensor, Any, Any]:
+        """Global fbank mean/std per bin and video mean/std over (a prefix of the sorted ids of)
+        the cache: deterministic. Video: pixel mean/std of the crops in [0, 1] (floats), or per
+        coefficient for DCT input (tensors). Without any video (audio-only) the identity (0, 1),
+        which nothing then uses."""
         ids = self.ids()[:max_utts]
         fb = np.concatenate([self.utts[i].fbank for i in ids]).astype(np.float64)
-        crops = [self.utts[i].roi.reshape(-1) for i in ids if self.utts[i].roi is not None]
-        px_mean, px_std = 0.0, 1.0
-        if crops:
-            px = np.concatenate(crops).astype(np.float64) / 255.0
-            px_mean, px_std = float(px.mean()), float(px.std())
+        videos = [self.utts[i].roi for i in ids if self.utts[i].roi is not None]
+        v_mean, v_std = 0.0, 1.0
+        if videos and self.video_input == "dct":
+            v = np.concatenate(videos).astype(np.float64)
+            v_mean, v_std = torch.tensor(v.mean(0), dtype=torch.float32), torch.tensor(v.std(0), dtype=torch.float32)
+        elif videos:
+            px = np.concatenate([c.reshape(-1) for c in videos]).astype(np.float64) / 255.0
+            v_mean, v_std = float(px.mean()), float(px.std())
         return (torch.tensor(fb.mean(0), dtype=torch.float32), torch.tensor(fb.std(0), dtype=torch.float32),
-                px_mean, px_std)
+                v_mean, v_std)
 
 
 @dataclass
@@ -136,7 +179,7 @@ class SpecAugment:
     video_time_width: int = 5
 
     def __call__(self, audio: torch.Tensor, video: torch.Tensor, audio_fill: Optional[torch.Tensor] = None,
-                 video_fill: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+                 video_fill: Union[int, torch.Tensor] = 0) -> tuple[torch.Tensor, torch.Tensor]:
         audio = audio.clone()
         fill = torch.zeros(audio.shape[1]) if audio_fill is None else audio_fill
         t, f = audio.shape
@@ -159,8 +202,9 @@ class SpecAugment:
 
 
 def collate(utts: Sequence[Utterance], tokenize=None, augment: Optional[SpecAugment] = None,
-            audio_fill: Optional[torch.Tensor] = None, video_fill: int = 0) -> Batch:
-    """Pad a list of utterances into a :class:`Batch` (``tokenize``: text → ids); ``augment``
+            audio_fill: Optional[torch.Tensor] = None, video_fill: Union[int, torch.Tensor] = 0) -> Batch:
+    """Pad a list of utterances into a :class:`Batch` (``tokenize``: utterance → ids, see
+    :func:`utterance_tokenizer`); ``augment``
     masks each utterance (fill values: see :class:`SpecAugment`). Utterances without crops get
     0 video frames (a batch of only those: an empty [B, 0, 0, 0] video tensor)."""
     b = len(utts)
@@ -168,10 +212,11 @@ def collate(utts: Sequence[Utterance], tokenize=None, augment: Optional[SpecAugm
     crops = [u.roi for u in utts if u.roi is not None]
     tv_max = max((r.shape[0] for r in crops), default=0)
     f = utts[0].fbank.shape[1]
-    s1, s2 = crops[0].shape[1:] if crops else (0, 0)
+    frame_shape = tuple(crops[0].shape[1:]) if crops else (0, 0)  # (S, S) crops or (K,) DCT
+    v_dtype = torch.from_numpy(crops[0][:0]).dtype if crops else torch.uint8
     audio = torch.zeros(b, t_max, f)
-    video = torch.zeros(b, tv_max, s1, s2, dtype=torch.uint8)
-    no_video = torch.zeros(0, s1, s2, dtype=torch.uint8)
+    video = torch.zeros(b, tv_max, *frame_shape, dtype=v_dtype)
+    no_video = torch.zeros(0, *frame_shape, dtype=v_dtype)
     for i, u in enumerate(utts):
         a = torch.from_numpy(u.fbank)
         v = torch.from_numpy(u.roi) if u.roi is not None else no_video
@@ -179,14 +224,22 @@ def collate(utts: Sequence[Utterance], tokenize=None, augment: Optional[SpecAugm
             a, v = augment(a, v, audio_fill, video_fill)
         audio[i, : a.shape[0]] = a
         video[i, : v.shape[0]] = v
+    labels = None
+    if any(u.frame_labels is not None for u in utts):
+        n = max(len(u.frame_labels) for u in utts if u.frame_labels is not None)
+        labels = torch.full((b, n), -1, dtype=torch.long)
+        for i, u in enumerate(utts):
+            if u.frame_labels is not None:
+                labels[i, : len(u.frame_labels)] = torch.from_numpy(u.frame_labels.astype(np.int64))
     return Batch(
         ids=[u.id for u in utts],
         audio=audio,
         audio_lengths=torch.tensor([u.fbank.shape[0] for u in utts]),
         video=video,
         video_lengths=torch.tensor([u.roi.shape[0] if u.roi is not None else 0 for u in utts]),
-        tokens=[tokenize(u.text) for u in utts] if tokenize is not None else [],
+        tokens=[tokenize(u) for u in utts] if tokenize is not None else [],
         texts=[u.text for u in utts],
+        frame_labels=labels,
     )
 
 

@@ -31,6 +31,8 @@ from avsr.models.factory import dataclass_from
 from avsr.train.checkpoint import checkpoint_path, latest_epoch, load_checkpoint, save_checkpoint
 from avsr.train.data import FeatureCache, SpecAugment, bucketing_batches, collate, eval_batches, fixed_batches
 from avsr.train.distributed import DistInfo, all_reduce_sum, barrier, min_over_ranks
+from avsr.train.noise_aug import OnTheFlyNoise, noise_config
+from avsr.train.speed_aug import SpeedPerturb, speed_config
 from avsr.utils.io import write_json_atomic
 
 PathLike = Union[str, Path]
@@ -51,6 +53,15 @@ class TrainOptions:
     seed: int = 1234
     spec_augment: bool = True
     spec_augment_conf: dict = field(default_factory=dict)
+    spec_augment_from_epoch: int = 1  # clean, unmasked data first: SpecAugment once off the plateau
+    noise: dict = field(default_factory=dict)  # on-the-fly noise (avsr.train.noise_aug.NoiseAugmentConfig)
+    speed_perturb: dict = field(default_factory=dict)  # on-the-fly speed perturbation (avsr.train.speed_aug)
+    aux_weight: float = 0.0  # frame cross-entropy on alignment labels (avsr.train.frame_labels) ...
+    aux_until_epoch: int = 0  # ... for epochs 1..aux_until_epoch
+    aux_targets: str = "phone"  # phone (the lang's phones) | pdf (the tree's CD states)
+    freeze_encoder_epochs: int = 0  # epochs 1..N: front-end + encoder frozen (a model started from a trained encoder)
+    lr_schedule: str = "noam"  # noam (warm-up, then 1/sqrt) | cosine (warm-up, then cosine to lr_final)
+    lr_final: float = 0.05  # cosine: final lr as a fraction of the peak
     num_threads: int = 2
     dev_max_duration: float = 120.0
     dev_max_utts: int = 0  # dev loss on this many utterances (evenly spread; 0 = all): it is only a progress signal
@@ -65,6 +76,16 @@ def seed_everything(seed: int) -> None:
 def noam_lambda(warmup: int) -> Callable[[int], float]:
     """Linear warm-up to 1 over ``warmup`` steps, then ∝ 1/sqrt(step)."""
     return lambda step: min((step + 1) / warmup, math.sqrt(warmup / (step + 1)))
+
+
+def cosine_lambda(warmup: int, total: int, final: float) -> Callable[[int], float]:
+    """Linear warm-up to 1 over ``warmup`` steps, then a cosine down to ``final`` at ``total``."""
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        x = min(1.0, (step - warmup) / max(1, total - warmup))
+        return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * x))
+    return f
 
 
 class CsvLog:
@@ -109,11 +130,13 @@ def evaluate_loss(model: nn.Module, cache: FeatureCache, tokenize, device: torch
 
 
 def train(model: nn.Module, cfg: dict[str, Any], exp_dir: PathLike, train_cache: FeatureCache,
-          dev_cache: Optional[FeatureCache], tokenize: Callable[[str], list[int]], device: torch.device,
-          dist_info: DistInfo = DistInfo()) -> dict[str, Any]:
+          dev_cache: Optional[FeatureCache], tokenize: Callable, device: torch.device,
+          dist_info: DistInfo = DistInfo(), dev_scorer: Optional[Callable] = None) -> dict[str, Any]:
     """Train ``model`` for ``cfg['train']['epochs']`` epochs in ``exp_dir``, resuming if possible.
 
-    ``cfg`` is the whole resolved config (stored in every checkpoint). Returns a summary dict.
+    ``cfg`` is the whole resolved config (stored in every checkpoint). ``dev_scorer(model,
+    device)`` → dict of dev error rates per epoch (avsr.train.dev_score.DevScorer), logged in
+    ``log/epochs.csv``. Returns a summary dict.
     """
     exp_dir = Path(exp_dir)
     opts = dataclass_from(TrainOptions, cfg.get("train"), "train")
@@ -124,7 +147,39 @@ def train(model: nn.Module, cfg: dict[str, Any], exp_dir: PathLike, train_cache:
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=(0.9, 0.98), eps=1e-9,
                                  weight_decay=opts.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, noam_lambda(opts.warmup_steps))
+    train_cuts = None
+    if opts.sampler == "bucketing":
+        from lhotse import CutSet
+        from lhotse.cut import MonoCut
+
+        # a lightweight CutSet (ids + durations) for the bucketing sampler; features come from the cache
+        train_cuts = CutSet.from_cuts(MonoCut(id=u.id, start=0.0, duration=u.duration, channel=0)
+                                      for u in (train_cache.utts[i] for i in train_cache.ids()))
+    elif opts.sampler != "fixed":
+        raise ValueError(f"train.sampler must be 'bucketing' or 'fixed', got {opts.sampler!r}")
+
+    def epoch_batches(epoch: int) -> list[list[str]]:
+        if opts.sampler == "fixed":
+            batches = fixed_batches(train_cache.ids(), opts.batch_size, epoch, opts.seed, dist_info.world_size,
+                                    dist_info.rank)
+        else:
+            batches = bucketing_batches(train_cuts, opts.max_duration, opts.num_buckets, epoch, opts.seed,
+                                        dist_info.world_size, dist_info.rank)
+        return batches[: min_over_ranks(len(batches), dist_info, device)]  # DDP: equal step counts
+
+    if opts.lr_schedule == "noam":
+        lr_lambda = noam_lambda(opts.warmup_steps)
+    elif opts.lr_schedule == "cosine":
+        lr_lambda = cosine_lambda(opts.warmup_steps, opts.epochs * len(epoch_batches(1)), opts.lr_final)
+    else:
+        raise ValueError(f"train.lr_schedule must be 'noam' or 'cosine', got {opts.lr_schedule!r}")
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
+    noise = None
+    noise_cfg = noise_config(opts.noise)
+    if noise_cfg.from_epoch > 0:
+        noise = OnTheFlyNoise(noise_cfg, train_cache)
+    speed_cfg = speed_config(opts.speed_perturb)
+    speed = SpeedPerturb(speed_cfg) if speed_cfg.from_epoch > 0 else None
     start_epoch, step = 1, 0
     last = latest_epoch(exp_dir)
     if last is not None:
@@ -146,43 +201,39 @@ def train(model: nn.Module, cfg: dict[str, Any], exp_dir: PathLike, train_cache:
     augment = SpecAugment(**opts.spec_augment_conf) if opts.spec_augment else None
     frontend = model.frontend
     audio_fill = frontend.audio_mean.detach().cpu()
-    video_fill = int(round(float(frontend.video_mean) * 255))
+    # masked video frames take the mean frame: grey level (crops) or the mean coefficients (DCT)
+    video_fill = (frontend.video_mean.detach().cpu() if frontend.cfg.video_input == "dct"
+                  else int(round(float(frontend.video_mean) * 255)))
     step_log = epoch_log = tb = None
     if dist_info.is_main:
         step_log = CsvLog(exp_dir / "log" / "train.csv", ["epoch", "step", "loss", "utts", "lr", "ctc", "att", "rnnt",
-                                                          "att_acc", "elapsed"], start_epoch - 1)
-        epoch_log = CsvLog(exp_dir / "log" / "epochs.csv", ["epoch", "train_loss", "dev_loss", "steps", "seconds"],
-                           start_epoch - 1)
+                                                          "aux", "att_acc", "elapsed"], start_epoch - 1)
+        epoch_log = CsvLog(exp_dir / "log" / "epochs.csv", ["epoch", "train_loss", "dev_loss", "dev_ter", "dev_wer",
+                                                            "steps", "total_steps", "seconds"], start_epoch - 1)
         tb = _tensorboard(exp_dir)
-    train_cuts = None
-    if opts.sampler == "bucketing":
-        from lhotse import CutSet
-        from lhotse.cut import MonoCut
-
-        # a lightweight CutSet (ids + durations) for the bucketing sampler; features come from the cache
-        train_cuts = CutSet.from_cuts(MonoCut(id=u.id, start=0.0, duration=u.duration, channel=0)
-                                      for u in (train_cache.utts[i] for i in train_cache.ids()))
-    elif opts.sampler != "fixed":
-        raise ValueError(f"train.sampler must be 'bucketing' or 'fixed', got {opts.sampler!r}")
-
     t_start = time.time()
     epoch_times = []
     for epoch in range(start_epoch, opts.epochs + 1):
         t_epoch = time.time()
         seed_everything(opts.seed + 1000 * epoch + dist_info.rank)
-        if opts.sampler == "fixed":
-            batches = fixed_batches(train_cache.ids(), opts.batch_size, epoch, opts.seed, dist_info.world_size,
-                                    dist_info.rank)
-        else:
-            batches = bucketing_batches(train_cuts, opts.max_duration, opts.num_buckets, epoch, opts.seed,
-                                        dist_info.world_size, dist_info.rank)
-        batches = batches[: min_over_ranks(len(batches), dist_info, device)]  # DDP: equal step counts
+        batches = epoch_batches(epoch)
+        noise_rng = np.random.default_rng([opts.seed, epoch, dist_info.rank, 7])
+        use_noise = noise is not None and noise.active(epoch)
+        use_speed = speed is not None and speed.active(epoch)
+        epoch_augment = augment if epoch >= opts.spec_augment_from_epoch else None
+        model.aux_weight = opts.aux_weight if epoch <= opts.aux_until_epoch else 0.0
+        model.freeze_encoder = epoch <= opts.freeze_encoder_epochs
         ddp_model.train()
         epoch_loss = epoch_utts = 0.0
         bar = tqdm(batches, desc=f"{exp_dir.name} epoch {epoch}/{opts.epochs}", disable=not dist_info.is_main,
                    leave=False)
         for ids in bar:
-            batch = collate([train_cache.utts[i] for i in ids], tokenize, augment, audio_fill, video_fill).to(device)
+            utts = [train_cache.utts[i] for i in ids]
+            if use_speed:  # before the noise: the noise is then mixed into the perturbed speech
+                utts = [speed(u, noise_rng) for u in utts]
+            if use_noise:
+                utts = [noise.mix(u, noise_rng) for u in utts]
+            batch = collate(utts, tokenize, epoch_augment, audio_fill, video_fill).to(device)
             loss, info = ddp_model(batch)
             optimizer.zero_grad(set_to_none=True)
             (loss / len(batch)).backward()
@@ -200,7 +251,7 @@ def train(model: nn.Module, cfg: dict[str, Any], exp_dir: PathLike, train_cache:
             if dist_info.is_main:
                 row = {"epoch": epoch, "step": step, "loss": f"{loss_sum / utts:.6f}", "utts": int(utts),
                        "lr": f"{scheduler.get_last_lr()[0]:.3e}", "elapsed": f"{time.time() - t_start:.2f}"}
-                for k in ("ctc", "att", "rnnt"):
+                for k in ("ctc", "att", "rnnt", "aux"):
                     if k in parts:
                         row[k] = f"{parts[k] / utts:.6f}"
                 if "att_tokens" in parts:
@@ -213,17 +264,21 @@ def train(model: nn.Module, cfg: dict[str, Any], exp_dir: PathLike, train_cache:
         if dist_info.is_main:
             if dev_cache is not None and len(dev_cache):
                 dev_loss = evaluate_loss(model, dev_cache, tokenize, device, opts.dev_max_duration)
+            model.freeze_encoder = False
+            dev_rates = dev_scorer(model, device) if dev_scorer is not None else {}
             seconds = time.time() - t_epoch
             epoch_times.append(seconds)
             save_checkpoint(checkpoint_path(exp_dir, epoch), {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "epoch": epoch, "step": step, "config": cfg})
             epoch_log.write({"epoch": epoch, "train_loss": f"{epoch_loss / max(epoch_utts, 1):.6f}",
-                             "dev_loss": f"{dev_loss:.6f}", "steps": len(batches), "seconds": f"{seconds:.2f}"})
+                             "dev_loss": f"{dev_loss:.6f}", "steps": len(batches), "total_steps": step,
+                             "seconds": f"{seconds:.2f}", **dev_rates})
             if tb is not None:
                 tb.add_scalar("dev/loss", dev_loss, step)
-            log.info("epoch %d: train loss %.4f, dev loss %.4f, %d steps, %.1f s", epoch,
-                     epoch_loss / max(epoch_utts, 1), dev_loss, len(batches), seconds)
+            log.info("epoch %d: train loss %.4f, dev loss %.4f%s, %d steps, %.1f s", epoch,
+                     epoch_loss / max(epoch_utts, 1), dev_loss,
+                     "".join(f", {k} {v:.2f}" for k, v in dev_rates.items()), len(batches), seconds)
         barrier(dist_info)
     summary = {"epochs": opts.epochs, "resumed_from": last, "trained_epochs": opts.epochs - start_epoch + 1,
                "seconds": round(time.time() - t_start, 2), "epoch_seconds": [round(s, 2) for s in epoch_times],

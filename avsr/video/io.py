@@ -52,9 +52,11 @@ def read_video_frames(path: PathLike, gray: bool = True) -> np.ndarray:
             raise AvsrInputError(path, "no video stream")
         stream = container.streams.video[0]
         fmt = "gray" if gray else "rgb24"
+        # One converter for the clip: frame.to_ndarray(format=...) builds a new one per frame (2x slower).
+        convert = av.video.reformatter.VideoReformatter()
         try:
             for frame in container.decode(stream):
-                frames.append(frame.to_ndarray(format=fmt))
+                frames.append(convert.reformat(frame, format=fmt).to_ndarray())
         except av.error.FFmpegError as err:
             raise AvsrInputError(path, f"corrupt video: decoding failed after {len(frames)} frames ({err})") from None
     if not frames:
@@ -111,28 +113,35 @@ def read_audio_track(path: PathLike, sampling_rate: int = 16000) -> np.ndarray:
 def write_av_mp4(
     path: PathLike,
     frames: np.ndarray,
-    fps: int,
+    fps: Union[int, float, Fraction],
     audio: Optional[np.ndarray] = None,
     sampling_rate: int = 16000,
     crf: int = 18,
+    audio_codec: str = "flac",
 ) -> None:
-    """Encode gray uint8 frames [T, H, W] as H.264 (+ AAC audio track when given), atomically.
+    """Encode gray uint8 frames [T, H, W] as H.264 (+ an audio track when given), atomically.
 
-    H and W must be even (yuv420p). Encoding is deterministic for identical input.
+    H and W must be even (yuv420p). ``fps`` may be fractional (``Fraction(30000, 1001)`` or
+    29.97). The audio track is FLAC by default: lossless (the track holds exactly the samples
+    given, quantised to 16 bits) and a third of the CPU time of AAC, the former default
+    (``audio_codec="aac"``). Encoding is deterministic for identical input.
     """
     if frames.ndim != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be uint8 [T, H, W], got {frames.dtype} {frames.shape}")
+    if audio_codec not in ("flac", "aac"):
+        raise ValueError(f"audio_codec must be flac or aac, got {audio_codec!r}")
     _, height, width = frames.shape
+    rate = Fraction(fps).limit_denominator(1001)  # 29.97 -> 2997/100; NTSC is Fraction(30000, 1001)
     with atomic_path(path) as tmp:
         with av.open(str(tmp), mode="w", format="mp4") as container:
-            vstream = container.add_stream("libx264", rate=fps)
+            vstream = container.add_stream("libx264", rate=rate)
             vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
             # One thread keeps encoding deterministic and leaves the other core to the other job.
             vstream.codec_context.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
             vstream.codec_context.thread_count = 1
             astream = None
             if audio is not None:
-                astream = container.add_stream("aac", rate=sampling_rate)
+                astream = container.add_stream(audio_codec, rate=sampling_rate)
                 astream.layout = "mono"
             # One shared converter: frame.reformat() would build a new one per frame (7x slower).
             to_yuv = av.video.reformatter.VideoReformatter()
@@ -140,21 +149,31 @@ def write_av_mp4(
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="gray")
                 frame = to_yuv.reformat(frame, format="yuv420p")
                 frame.pts = i
-                frame.time_base = Fraction(1, fps)
+                frame.time_base = 1 / rate
                 for packet in vstream.encode(frame):
                     container.mux(packet)
             for packet in vstream.encode(None):
                 container.mux(packet)
             if astream is not None:
-                samples = np.clip(audio.astype(np.float32), -1.0, 1.0).reshape(1, -1)
-                block = 1024
-                for start in range(0, samples.shape[1], block):
-                    chunk = np.ascontiguousarray(samples[:, start : start + block])
-                    aframe = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
-                    aframe.sample_rate = sampling_rate
-                    aframe.pts = start
-                    aframe.time_base = Fraction(1, sampling_rate)
-                    for packet in astream.encode(aframe):
-                        container.mux(packet)
-                for packet in astream.encode(None):
-                    container.mux(packet)
+                _encode_audio(container, astream, audio, sampling_rate, audio_codec)
+
+
+def _encode_audio(container, astream, audio: np.ndarray, sampling_rate: int, codec: str) -> None:
+    samples = np.clip(audio.astype(np.float32), -1.0, 1.0).reshape(1, -1)
+    if codec == "flac":
+        # x / 32768 -> x exactly: a wav's PCM16 samples pass through unchanged.
+        samples = np.clip(np.rint(samples * 32768.0), -32768, 32767).astype(np.int16)
+        fmt = "s16"
+    else:
+        fmt = "flt"
+    block = astream.codec_context.frame_size or 1024
+    for start in range(0, samples.shape[1], block):
+        chunk = np.ascontiguousarray(samples[:, start : start + block])
+        aframe = av.AudioFrame.from_ndarray(chunk, format=fmt, layout="mono")
+        aframe.sample_rate = sampling_rate
+        aframe.pts = start
+        aframe.time_base = Fraction(1, sampling_rate)
+        for packet in astream.encode(aframe):
+            container.mux(packet)
+    for packet in astream.encode(None):
+        container.mux(packet)

@@ -5,6 +5,9 @@ geometrically inside the face box (see :class:`MouthGeometry`). Per-frame detect
 few pixels and sometimes fail, so the face box track is smoothed and gaps are filled from
 neighbouring frames before the mouth is cropped.
 
+On real faces the dlib landmark locator (:mod:`avsr.video.landmarks`) places the box on the lips
+instead; :mod:`avsr.video.locator` chooses between them from the config and falls back to this track.
+
 The visual front-end feature of the classic hybrid systems (DCT of the mouth crop,
 low-frequency coefficients in zig-zag order) is :func:`roi_dct_features`.
 """
@@ -95,9 +98,16 @@ def detect_faces(
         small = frame if scale == 1.0 else cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         candidates.append(_detect_candidates(small, min_size, scale_factor, min_neighbors) / scale)
 
+    return choose_dominant_face(candidates)
+
+
+def choose_dominant_face(candidates: Sequence[np.ndarray]) -> list[Optional[Box]]:
+    """One box per frame from per-frame candidate boxes [N, 4] (x, y, w, h): the candidate that
+    overlaps most with the clip's dominant face (median of each frame's largest), ties broken by
+    size; None where a frame has no candidate. Shared by every face detector of the package."""
     largest = [c[np.argmax(c[:, 2] * c[:, 3])] for c in candidates if len(c)]
     if not largest:
-        return [None] * len(frames)
+        return [None] * len(candidates)
     anchor = np.median(np.stack(largest), axis=0)
     anchor_area = anchor[2] * anchor[3]
     chosen: list[Optional[Box]] = []
@@ -139,8 +149,8 @@ class MouthGeometry:
     side: float = 0.50
 
 
-def _smooth_track(boxes: np.ndarray, valid: np.ndarray, median_window: int, mean_window: int) -> np.ndarray:
-    """Fill and smooth a [T, 4] box track; rows where ``valid`` is False are ignored as input.
+def smooth_track(boxes: np.ndarray, valid: np.ndarray, median_window: int, mean_window: int) -> np.ndarray:
+    """Fill and smooth a [T, K] track (boxes, centres, scales); rows where ``valid`` is False are ignored as input.
 
     Running median over the detected frames (drops single-frame outliers), linear interpolation
     across failed frames (held constant before the first and after the last detection), then a
@@ -152,7 +162,7 @@ def _smooth_track(boxes: np.ndarray, valid: np.ndarray, median_window: int, mean
     det = boxes[idx].astype(np.float64)
     if len(det) >= 3 and median_window > 1:
         det = scipy.ndimage.median_filter(det, size=(min(median_window, len(det)), 1), mode="nearest")
-    filled = np.stack([np.interp(np.arange(num_frames), idx, det[:, k]) for k in range(4)], axis=1)
+    filled = np.stack([np.interp(np.arange(num_frames), idx, det[:, k]) for k in range(boxes.shape[1])], axis=1)
     if mean_window > 1 and num_frames > 1:
         filled = scipy.ndimage.uniform_filter1d(filled, size=min(mean_window, num_frames), axis=0, mode="nearest")
     return filled
@@ -189,8 +199,12 @@ class RoiResult:
     """Mouth crops of one clip and how they were found.
 
     ``boxes``: mouth boxes (x, y, w, h) used per frame; ``face_boxes``: the smoothed face track;
-    ``detected``: Haar found a face in that frame; ``face_fraction``: mean of ``detected`` over the frames the detector ran on;
-    ``source``: ``"haar"``, ``"known_face_boxes"`` or ``"centre_default"`` (no face found at all).
+    ``detected``: the locator found the face (Haar) or the mouth (landmarks, see
+    :mod:`avsr.video.landmarks`) in that frame; ``face_fraction``: mean of ``detected`` over the
+    frames the locator ran on; ``source``: what the boxes came from: ``"landmarks"``, ``"haar"``,
+    ``"known_face_boxes"`` or ``"centre_default"`` (no face found at all); ``locator``: the
+    configured locator (``source`` differs from it when a fallback was used); ``points``: the
+    68 landmarks [T, 68, 2] when the landmark locator ran, else None.
     """
 
     crops: np.ndarray  # uint8 [T, S, S]
@@ -199,10 +213,12 @@ class RoiResult:
     detected: np.ndarray  # bool [T]
     face_fraction: float
     source: str
+    locator: str = "haar"
+    points: Optional[np.ndarray] = None
 
     @property
     def used_fallback(self) -> bool:
-        return self.source != "haar"
+        return self.source != self.locator
 
 
 def _known_boxes_array(known_face_boxes: BoxesLike, num_frames: int) -> np.ndarray:
@@ -253,12 +269,12 @@ def extract_mouth_rois(
 
     if detected.sum() >= max(1, min_detected_frames):
         source = "haar"
-        face_track = _smooth_track(raw, detected, median_window, mean_window)
+        face_track = smooth_track(raw, detected, median_window, mean_window)
     elif known_face_boxes is not None:
         source = "known_face_boxes"
         face_track = _known_boxes_array(known_face_boxes, num_frames)
         # The renderer's boxes are exact but may jump by a pixel: the same light smoothing keeps crops steady.
-        face_track = _smooth_track(face_track, np.ones(num_frames, dtype=bool), 1, mean_window)
+        face_track = smooth_track(face_track, np.ones(num_frames, dtype=bool), 1, mean_window)
     else:
         source = "centre_default"
         face_track = np.tile(default_face_box(height, width), (num_frames, 1))

@@ -17,7 +17,7 @@ import kaldifst
 import numpy as np
 
 from avsr.wfst.ctc_topo import ctc_topology
-from avsr.wfst.fstutil import fst_size, map_arcs, relabel_to_epsilon
+from avsr.wfst.fstutil import compile_arcs, fst_size, map_arcs, relabel_to_epsilon
 from avsr.wfst.hmm_h import HBuilder
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,44 @@ def remove_disambig(fst: kaldifst.StdVectorFst, disambig_ids: Sequence[int], rem
     return out
 
 
+def words_onto_token_arcs(fst: kaldifst.StdVectorFst) -> tuple[kaldifst.StdVectorFst, int]:
+    """Move word labels off epsilon-input arcs onto the token arcs that follow them.
+
+    Determinising L∘G delays a word's output label until its pronunciation is unambiguous (GRID:
+    the letter "a" (eI) against "eight" (eI t)), so after the disambiguation symbols become <eps>
+    the word can sit on an epsilon-input arc. Decoders that read words only from arcs that consume
+    a token (sherpa-onnx's HLG decoding) drop it. An arc s --<eps>:w/c--> t is replaced by copies
+    of t's arcs leaving s with output w and weight c + theirs, when none of t's arcs already
+    outputs a word and t is not final (else it is kept: returns how many were kept). The
+    accepted token sequences, their words and their weights do not change."""
+    from avsr.wfst.fstutil import fst_to_text
+
+    text = fst_to_text(fst)
+    out: dict[int, list[tuple[int, int, int, float]]] = {}
+    for src, dst, i, o, w in text.arcs:
+        out.setdefault(src, []).append((dst, i, o, w))
+    kept = 0
+    for _ in range(8):  # a chain of such arcs moves one step per pass
+        changed = False
+        for src in list(out):
+            new = []
+            for dst, i, o, w in out[src]:
+                follow = out.get(dst, [])
+                if i == 0 and o != 0 and dst not in text.finals and follow and all(fo == 0 for _, _, fo, _ in follow):
+                    new.extend((d2, i2, o, w + w2) for d2, i2, _, w2 in follow)
+                    changed = True
+                else:
+                    new.append((dst, i, o, w))
+            out[src] = new
+        if not changed:
+            break
+    arcs = [(src, dst, i, o, w) for src, lst in out.items() for dst, i, o, w in lst]
+    kept = sum(1 for _, _, i, o, _ in arcs if i == 0 and o != 0)
+    moved = compile_arcs(arcs, text.finals, text.start, text.num_states)
+    kaldifst.connect(moved)
+    return moved, kept
+
+
 def build_lg_graph(LG: kaldifst.StdVectorFst, disambig_ids: Sequence[int]) -> BuiltGraph:
     """LG as a decoding graph: one frame per phone (no duration model), ilabel = phone id + 1."""
     fst = remove_disambig(LG, disambig_ids)
@@ -75,7 +113,9 @@ def build_lg_graph(LG: kaldifst.StdVectorFst, disambig_ids: Sequence[int]) -> Bu
 def build_hlg(LG: kaldifst.StdVectorFst, disambig_ids: Sequence[int], token_ids: Sequence[int], blank_id: int = 0) -> BuiltGraph:
     """HLG for a CTC model over ``token_ids`` (phone ids; blank column ``blank_id``)."""
     H = ctc_topology(token_ids, blank_id)
-    LG_nd = remove_disambig(LG, disambig_ids)
+    LG_nd, kept = words_onto_token_arcs(remove_disambig(LG, disambig_ids))
+    if kept:
+        log.info("HLG: %d word labels stay on epsilon-input arcs (a final state or a following word)", kept)
     kaldifst.arcsort(LG_nd, sort_type="ilabel")
     HLG = _vector(kaldifst.compose(H, LG_nd))
     kaldifst.connect(HLG)

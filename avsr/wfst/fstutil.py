@@ -4,7 +4,6 @@ hundred thousand arcs, so a Python pass over the arcs is fast enough and easy to
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Callable, Iterable, Optional, Union
 
 import kaldifst
 
-from avsr.utils.io import atomic_path
+from avsr.utils.io import atomic_path, file_sha256  # noqa: F401 (file_sha256: re-exported, used by the graph steps)
 
 PathLike = Union[str, Path]
 INF = float("inf")
@@ -167,15 +166,6 @@ def read_fst(path: PathLike) -> kaldifst.StdVectorFst:
     if fst is None:
         raise AvsrInputError(path, "not a readable OpenFst binary file")
     return fst
-
-
-def file_sha256(path: PathLike) -> str:
-    """Hex SHA-256 of a file's bytes (recorded in build.json to make steps idempotent)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def neg_log(prob: float) -> float:

@@ -15,6 +15,7 @@ import kaldifst
 
 from avsr.lang.symbols import SymbolTable
 from avsr.utils.errors import AvsrInputError
+from avsr.utils.io import write_text_atomic
 from avsr.wfst.fstutil import compile_arcs
 
 PathLike = Union[str, Path]
@@ -34,11 +35,17 @@ def slot_grammar_fst(slots: Sequence[Sequence[str]], words: SymbolTable, source:
     return fst
 
 
-def grid_grammar_fst(words: SymbolTable) -> kaldifst.StdVectorFst:
-    """The GRID sentence grammar (4*4*4*25*10*4 = 64,000 sentences, all equally likely)."""
-    from avsr.data.grammar import GRID_SLOTS
+def read_slot_grammar(path: PathLike) -> list[list[str]]:
+    """A slot grammar file: one slot per line, its words separated by spaces (``#`` comments)."""
+    slots = [line.split("#", 1)[0].split() for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    slots = [s for s in slots if s]
+    if not slots:
+        raise AvsrInputError(path, "slot grammar has no slots")
+    return slots
 
-    return slot_grammar_fst(list(GRID_SLOTS.values()), words, source="avsr.data.grammar")
+
+def write_slot_grammar(path: PathLike, slots: Sequence[Sequence[str]]) -> None:
+    write_text_atomic(path, "".join(" ".join(slot) + "\n" for slot in slots))
 
 
 def arpa_to_fst(arpa: PathLike, words_txt: PathLike, max_order: int = -1) -> kaldifst.StdVectorFst:

@@ -62,13 +62,13 @@ class MonophoneHBuilder:
 
     @classmethod
     def from_model_file(cls, path: PathLike, **kwargs) -> "MonophoneHBuilder":
-        """A trained model saved as a pickle/torch file holding ``transition_model`` and ``ctx_dep``
-        (kaldi-hmm-gmm objects pickle)."""
-        import pickle
+        """A trained monophone model (``final.json`` + ``final.npz``, avsr.hmm.model_io)."""
+        from avsr.hmm.model_io import load_gmm_model
 
-        with open(path, "rb") as handle:
-            state = pickle.load(handle)
-        return cls(state["transition_model"], state["ctx_dep"], **kwargs)
+        model = load_gmm_model(path)
+        if getattr(model, "kind", "") != "mono":
+            raise ValueError(f"{path}: a {getattr(model, 'kind', '?')} model has no kaldi-hmm-gmm transition model")
+        return cls(model.transition_model, model.ctx_dep, **kwargs)
 
     def build_ha(self, ilabel_info: Sequence[Sequence[int]]) -> tuple[kaldifst.StdVectorFst, list[int]]:
         import kaldi_hmm_gmm as khg

@@ -34,7 +34,9 @@ from avsr.wfst.hmm_h import MonophoneHBuilder
 PathLike = Union[str, Path]
 log = logging.getLogger(__name__)
 KINDS = ("lg", "hlg", "hclg")
-MODEL_FILE = "final.pkl"  # hybrid model: pickle with transition_model + ctx_dep
+MODEL_FILE = "final.json"  # GMM-HMM model (+ final.npz), avsr.hmm.model_io: no pickle
+MODEL_ARRAYS = "final.npz"
+LEGACY_MODEL_FILE = "final.pkl"  # refused: loading a pickle can run code
 
 
 def default_graph_dir(kind: str, lang_dir: PathLike, lm_dir: PathLike, root: PathLike = "exp/graphs") -> Path:
@@ -53,7 +55,7 @@ def _input_files(kind: str, lang_dir: Path, lm_dir: Path, model_dir: Optional[Pa
     if kind == "hclg":
         files["lang/topo"] = lang_dir / "topo"
     if model_dir is not None:
-        for name in ("tokens.txt", MODEL_FILE):
+        for name in ("tokens.txt", MODEL_FILE, MODEL_ARRAYS):
             if (model_dir / name).is_file():
                 files[f"model/{name}"] = model_dir / name
     for key, path in files.items():
@@ -83,6 +85,10 @@ def _tokens_for(lang_phones: SymbolTable, model_dir: Optional[Path]) -> SymbolTa
 
 
 def _h_builder(lang_dir: Path, model_dir: Optional[Path]) -> tuple[MonophoneHBuilder, str]:
+    if model_dir is not None and not (model_dir / MODEL_FILE).is_file() and (model_dir / LEGACY_MODEL_FILE).is_file():
+        from avsr.hmm.model_io import model_file
+
+        model_file(model_dir)  # raises: a pickle is never loaded, and never silently replaced by an untrained H
     if model_dir is not None and (model_dir / MODEL_FILE).is_file():
         return MonophoneHBuilder.from_model_file(model_dir / MODEL_FILE), str(model_dir / MODEL_FILE)
     return MonophoneHBuilder.from_topology((lang_dir / "topo").read_text()), f"{lang_dir / 'topo'} (untrained)"

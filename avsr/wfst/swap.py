@@ -7,7 +7,7 @@ model file before and after: the report proves the model was only read.
 
 Until acoustic models exist, the tests point it at an oracle archive; later, point
 ``scores`` at a real model's posterior archive (steps/decode_graph.py format) and
-``model_dir`` at its directory (tokens.txt for CTC, final.pkl for the hybrid).
+``model_dir`` at its directory (tokens.txt for CTC, final.json + final.npz for a GMM-HMM).
 """
 from __future__ import annotations
 

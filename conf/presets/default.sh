@@ -3,13 +3,24 @@
 # each value is passed to the steps as an override of the model configs in conf/.
 
 hybrid_epochs=6            # hybrid DNNs (conf/hybrid_common.yaml train.epochs)
-ctc_att_epochs=15            # CTC+attention A and V, from scratch (conf/ctc_attention.yaml train.epochs)
+ctc_att_epochs=15            # CTC+attention A, from scratch (conf/ctc_attention.yaml train.epochs)
+ctc_att_v_epochs=15            # CTC+attention V, from scratch
 ctc_att_av_epochs=5          # AV models, started from the A and V models (run.sh stage 10)
-transducer_epochs=5          # transducers, started from the CTC+attention model of the same input
+transducer_epochs=8          # transducers, started from the CTC+attention model of the same input
+# E2E token-output searches on the focus sets, besides the graph searches every model gets (HLG
+# 1-best over the grammar and the trigram, HLG n-best + attention; the transducer's LG beam search)
+ctc_att_token_methods="ctc_greedy joint_ctc_attention"
+transducer_token_methods="greedy"
 e2e_avg=3                  # checkpoints averaged for decoding
 # The leaderboard's columns: clean, babble at 20..-5 dB, white at 10 and 0 dB (--preset full: all
 # five white SNRs; stage 2 makes them all).
-test_sets_all="test test_babble_snr20 test_babble_snr10 test_babble_snr5 test_babble_snr0 test_babble_snr-5
+# The embedded corpus's cross-accent test set (conf/corpus_<P>.yaml unseen_accent_speakers: its
+# speakers' accents are never heard in training), a clean column of its own; other corpora have none.
+unseen_accent_sets=; [[ ${corpus:-synthetic_grid} == synthetic_grid ]] && unseen_accent_sets=test_unseenaccent
+test_sets_all="test $unseen_accent_sets test_babble_snr20 test_babble_snr10 test_babble_snr5 test_babble_snr0 test_babble_snr-5
   test_white_snr10 test_white_snr0"
 # Where every E2E decoding method is compared (the others get one method per model family).
-test_sets_focus="test test_babble_snr0 test_babble_snr-5"
+test_sets_focus="test $unseen_accent_sets test_babble_snr0 test_babble_snr-5"
+# Stage 4, AV sync data QA (~25 s CPU on the default corpus): true | false; what it does with flagged clips
+sync_qa=true
+preset_sync_policy=keep    # keep (report only) | drop | shift; run.sh --sync-policy overrides

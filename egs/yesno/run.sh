@@ -55,7 +55,7 @@ key="wav_dir=$wav_dir word_map=$word_map lexicon=$lexicon_source test=$test_frac
 
 prepare_stage() {
   if $generate && [[ ! -f $wav_dir/fixture.json ]]; then
-    python -m avsr.data.yesno_fixture "$wav_dir" --seed "$seed"
+    python -m avsr.corpora.yesno.fixture "$wav_dir" --seed "$seed"
   fi
   python local/prepare_folder.py --wav-dir "$wav_dir" --word-map "$word_map" --lexicon-source "$lexicon_source" \
     --test-fraction "$test_fraction" --dev-fraction "$dev_fraction" --seed "$seed" \

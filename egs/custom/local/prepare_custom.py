@@ -19,7 +19,10 @@ Example:
 import argparse
 from pathlib import Path
 
-from avsr.data.custom import DEV_FRACTION, MODALITIES, prepare_custom
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # this checkout's avsr, whatever the venv has
+
+from avsr.corpora.custom.prepare import DEV_FRACTION, MODALITIES, prepare_custom
 from avsr.utils.cli import run_cli
 from avsr.utils.logging import setup_logging
 

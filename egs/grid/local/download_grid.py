@@ -19,7 +19,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from avsr.data.grid_download import OFFICIAL_BASE_URL, download_grid, parse_speakers
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # this checkout's avsr, whatever the venv has
+
+from avsr.corpora.grid.download import OFFICIAL_BASE_URL, download_grid, parse_speakers
 from avsr.utils.cli import run_cli
 from avsr.utils.logging import setup_logging
 

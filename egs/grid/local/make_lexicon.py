@@ -12,7 +12,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from avsr.data.grid_lexicon import write_grid_lexicon
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # this checkout's avsr, whatever the venv has
+
+from avsr.corpora.grid.lexicon import write_grid_lexicon
 from avsr.utils.cli import run_cli
 from avsr.utils.logging import setup_logging
 

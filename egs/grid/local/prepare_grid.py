@@ -6,8 +6,10 @@ Writes <out-audio-dir>/<speaker>/<utt>.wav (16 kHz mono PCM16, from each .mpg's 
 and <index-dir>/bad_cuts.txt (clips that failed validation, skipped).
 
 Splits (--split): "unseen" = LipNet's unseen speakers (test s1 s2 s20 s22; dev s3 s4 is ours);
-"overlapped" = LipNet's overlapped speakers (255 random sentences of every speaker test, the
-rest train; --dev-per-speaker more random ones per speaker as dev, ours), deterministic in --seed. With --utt, prepares and checks a single clip, prints
+"all_test" = every clip test (decoding a folder with trained models); "overlapped" = LipNet's overlapped speakers (255 random sentences of every speaker test, the
+rest train; --dev-per-speaker more random ones per speaker as dev, ours; sizes derived from
+each speaker's clip count when not given: 75 test / 25 dev / 300 train of a 400-clip speaker),
+deterministic in --seed. With --utt, prepares and checks a single clip, prints
 its record as JSON and fails with a one-line error if the clip is bad.
 
 Example:
@@ -20,7 +22,10 @@ import argparse
 import json
 from pathlib import Path
 
-from avsr.data.grid import (
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # this checkout's avsr, whatever the venv has
+
+from avsr.corpora.grid.prepare import (
     DEFAULT_DEV_SPEAKERS,
     DEFAULT_TEST_SPEAKERS,
     ensure_outside_corpus,
@@ -29,7 +34,7 @@ from avsr.data.grid import (
     prepare_grid,
     select_clip,
 )
-from avsr.data.grid_splits import OVERLAPPED_DEV_PER_SPEAKER, OVERLAPPED_TEST_PER_SPEAKER, PROTOCOLS, SplitConfig
+from avsr.corpora.grid.splits import OVERLAPPED_DEV_PER_SPEAKER, OVERLAPPED_TEST_PER_SPEAKER, PROTOCOLS, SplitConfig
 from avsr.data.records import record_to_dict
 from avsr.utils.cli import run_cli
 from avsr.utils.logging import setup_logging
@@ -48,10 +53,12 @@ def parse_args() -> argparse.Namespace:
                         help="unseen test speakers (default: %(default)s, the LipNet unseen-speaker protocol)")
     parser.add_argument("--split", choices=PROTOCOLS, default="unseen", help="evaluation protocol (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=1234, help="overlapped split: random draw seed (default: %(default)s)")
-    parser.add_argument("--test-per-speaker", type=int, default=OVERLAPPED_TEST_PER_SPEAKER,
-                        help="overlapped split: test sentences per speaker (default: %(default)s, LipNet)")
-    parser.add_argument("--dev-per-speaker", type=int, default=OVERLAPPED_DEV_PER_SPEAKER,
-                        help="overlapped split: dev sentences per speaker (default: %(default)s)")
+    parser.add_argument("--test-per-speaker", type=int, default=None,
+                        help="overlapped split: test sentences per speaker (default: derived from each speaker's clip "
+                             f"count: LipNet's {OVERLAPPED_TEST_PER_SPEAKER} for 1000 clips, 3/16 of a smaller folder, e.g. 75 of 400)")
+    parser.add_argument("--dev-per-speaker", type=int, default=None,
+                        help="overlapped split: dev sentences per speaker (default: {OVERLAPPED_DEV_PER_SPEAKER} for 1000 clips, "
+                             "else 1/16 of the clips, at most {OVERLAPPED_DEV_PER_SPEAKER})")
     parser.add_argument("--utt", default=None,
                         help="prepare only this clip (<speaker>/<utt>); a bad clip is an error instead of a bad_cuts.txt line")
     parser.add_argument("--nj", type=int, default=1, help="parallel processes (default: %(default)s)")
@@ -63,7 +70,7 @@ def parse_args() -> argparse.Namespace:
         parser.error(f"speakers in both --dev-speakers and --test-speakers: {sorted(set(args.dev_speakers) & set(args.test_speakers))}")
     if args.nj < 1:
         parser.error("--nj must be >= 1")
-    if args.test_per_speaker < 0 or args.dev_per_speaker < 0:
+    if any(n is not None and n < 0 for n in (args.test_per_speaker, args.dev_per_speaker)):
         parser.error("--test-per-speaker and --dev-per-speaker must be >= 0")
     return args
 

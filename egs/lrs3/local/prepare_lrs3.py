@@ -18,7 +18,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from avsr.data.lrs3 import DEFAULT_DEV_SIZE, DEFAULT_MAX_SECONDS, SUBSETS, check_download, prepare_lrs3
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # this checkout's avsr, whatever the venv has
+
+from avsr.corpora.lrs3.prepare import DEFAULT_DEV_SIZE, DEFAULT_MAX_SECONDS, SUBSETS, check_download, prepare_lrs3
 from avsr.utils.cli import run_cli
 from avsr.utils.logging import setup_logging
 

@@ -16,7 +16,10 @@ Example:
 import argparse
 from pathlib import Path
 
-from avsr.data.yesno_prep import LEXICON_SOURCES, parse_word_map, prepare_folder
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # this checkout's avsr, whatever the venv has
+
+from avsr.corpora.yesno.prepare import LEXICON_SOURCES, parse_word_map, prepare_folder
 from avsr.utils.cli import run_cli
 from avsr.utils.logging import setup_logging
 

@@ -1,0 +1,21 @@
+# Preset "small": a real corpus of a few hundred training clips (egs/grid on one GRID speaker:
+# 300 train / 25 dev / 75 test). The same stages and systems as the default preset; the E2E A and V
+# models get twice the epochs (300 clips give half the updates per epoch), a cosine learning-rate
+# schedule from 3e-3 and a longer clean phase (experiments: docs/dev-notes/e2e_recipe.md).
+
+hybrid_epochs=6            # hybrid DNNs (conf/hybrid_common.yaml train.epochs)
+ctc_att_epochs=30          # CTC+attention A, from scratch (or from --e2e-init-from)
+ctc_att_v_epochs=30        # CTC+attention V
+ctc_att_av_epochs=8        # AV models, started from the A and V models (run.sh stage 10)
+transducer_epochs=12       # transducers, started from the CTC+attention model of the same input
+ctc_att_train_opts="--set train.lr_schedule=cosine --set train.lr=3e-3 --set train.aux_until_epoch=8 --set train.noise.from_epoch=10"
+ctc_att_token_methods="ctc_greedy joint_ctc_attention"
+transducer_token_methods="greedy"
+e2e_avg=3                  # checkpoints averaged for decoding
+unseen_accent_sets=        # an embedded-corpus test set only
+test_sets_all="test test_babble_snr20 test_babble_snr10 test_babble_snr5 test_babble_snr0 test_babble_snr-5
+  test_white_snr10 test_white_snr0"
+test_sets_focus="test test_babble_snr0 test_babble_snr-5"
+# Stage 4, AV sync data QA: true | false; what it does with flagged clips
+sync_qa=true
+preset_sync_policy=keep    # keep (report only) | drop | shift; run.sh --sync-policy overrides
