@@ -307,11 +307,12 @@ run_stage 10 "CTC+attention training ($e2e_unit units)" \
   "$key_train e2e_unit=$e2e_unit $ctc_att_epochs $ctc_att_v_epochs $ctc_att_av_epochs $ctc_att_train_opts init=$e2e_init_from $(inputs_key conf/ctc_attention.yaml)" \
   ctc_att_train_stage
 
-# One decoding process per model: every method on the focus sets, the main graph method on every
-# other condition (the leaderboard's SNR curves), AV models also with a stream missing.
+# One decoding process per model: every method on the focus sets, the main graph method on dev and
+# every other condition (the leaderboard's SNR curves), AV models also with a stream missing.
 decode_e2e() {  # $1 = exp dir, $2 = main method spec, then decode_e2e.py options
   local dir=$1 main=$2 extra drops=(); shift 2
-  extra=$(for s in $test_sets_all; do [[ " $test_sets_focus " == *" $s "* ]] || echo "$s"; done)
+  # dev too (main method): the leaderboard's claims choose the systems they compare on dev
+  extra=$(echo dev; for s in $test_sets_all; do [[ " $test_sets_focus " == *" $s "* ]] || echo "$s"; done)
   # shellcheck disable=SC2086  # set lists split into words
   [[ $dir == *_av_* ]] && drops=(--drop-video-sets $test_sets_focus --drop-audio-sets test --drop-methods "$main")
   # shellcheck disable=SC2086
@@ -333,7 +334,7 @@ ctc_att_decode_stage() {
   done
   wait_all
 }
-run_stage 11 "CTC+attention decoding" "$key_train e2e_unit=$e2e_unit $ctc_att_epochs $ctc_att_v_epochs $ctc_att_av_epochs $e2e_avg $ctc_att_token_methods $(inputs_key conf/ctc_attention.yaml) $test_sets_all" \
+run_stage 11 "CTC+attention decoding" "$key_train e2e_unit=$e2e_unit $ctc_att_epochs $ctc_att_v_epochs $ctc_att_av_epochs $e2e_avg $ctc_att_token_methods $(inputs_key conf/ctc_attention.yaml) dev $test_sets_all" \
   ctc_att_decode_stage
 
 run_stage 12 "transducer training" "$key_train e2e_unit=$e2e_unit $transducer_epochs $(inputs_key conf/transducer.yaml)" \
@@ -348,7 +349,7 @@ transducer_decode_stage() {
   done
   wait_all
 }
-run_stage 13 "transducer decoding" "$key_train e2e_unit=$e2e_unit $transducer_epochs $e2e_avg $transducer_token_methods $(inputs_key conf/transducer.yaml) $test_sets_all" \
+run_stage 13 "transducer decoding" "$key_train e2e_unit=$e2e_unit $transducer_epochs $e2e_avg $transducer_token_methods $(inputs_key conf/transducer.yaml) dev $test_sets_all" \
   transducer_decode_stage
 
 leaderboard_stage() {

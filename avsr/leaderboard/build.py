@@ -112,8 +112,8 @@ def build_leaderboard(opts: LeaderboardOptions) -> Leaderboard:
     claim_data = ClaimData(rows, stats, dev_rows, all_rows, opts.e2e_methods, str(opts.seed or "main"))
     seeds = seed_table(all_rows)
     parts = [
-        "\n".join(header_lines(opts.command, opts.date or utc_now(), page_state, opts.preset, opts.seed)
-                  + _sync_line(opts.sync_report)),
+        "\n".join(header_lines(opts.command, opts.date or utc_now(), page_state, opts.preset, opts.seed)[:-1]
+                  + _sync_line(opts.sync_report) + [""]),
         section("WER (%)", cell_note, wer, failures_note(rows, "wer"), marks_note(marks, page_state), decode_dirs_note(rows)),
         section("PER (%), phone-level decoding", "Phones decoded directly (GMM / hybrid systems through a phone-bigram "
                 "graph, in the conditions the recipe decodes phones; E2E models with phone outputs). " + cell_note,

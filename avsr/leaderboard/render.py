@@ -36,8 +36,8 @@ def notes_section(rows: Sequence[SystemRow], num_samples: int, seed: int, num_sp
         "spread of the rate for *these* test speakers. Utterances of one speaker are correlated, so this interval is "
         "too narrow for a statement about new speakers.",
         f"- **Comparisons and claims** (the AV vs audio-only table, every claim): paired **speaker-cluster bootstrap** — "
-        f"each resample draws the test speakers with replacement ({num_speakers} speaker{'s' if num_speakers != 1 else ''} "
-        "here), then each drawn "
+        f"each resample draws the test speakers of the compared cell with replacement ({num_speakers} "
+        f"speaker{'s' if num_speakers != 1 else ''} over all test sets here), then each drawn "
         "speaker's utterances with replacement, the same draw for both systems; P = share of resamples where the "
         "second system has the lower error rate. With few test speakers it is much more cautious than the utterance "
         "bootstrap, whose P the claims quote next to it. A comparison marked `(utt)` had no speaker labels and "

@@ -58,10 +58,10 @@ class HybridSystem:
             video = {u: shift_frames(v, int(shifts.get(self.clean[u], 0))) for u, v in self.video.items()}
         parts = [m.log_posteriors(self.audio, video if m.needs_video else None) for m in self.models]
         logpost = parts[0] if len(parts) == 1 else average_log_posteriors(parts, self.weights)
-        hyps = decode_scores(self.graph, {u: p - self.priors for u, p in logpost.items()}, self.scale, self.beam)
-        stats = compute_error_stats({u: self.refs[u] for u in hyps}, hyps)
+        result = decode_scores(self.graph, {u: p - self.priors for u, p in logpost.items()}, self.scale, self.beam)
+        stats = compute_error_stats({u: self.refs[u] for u in result.hyps}, result.hyps)
         return {"wer": round(stats.rate, 3), "errors": int(sum(a.ins + a.dels + a.subs for a in stats.utts)),
-                "words": int(sum(len(a.ref) for a in stats.utts))}
+                "words": int(sum(len(a.ref) for a in stats.utts)), "search_failures": len(result.failed)}
 
 
 EstimateFn = Callable[[int], dict]  # injected offset k -> {clean id: estimated offset}
