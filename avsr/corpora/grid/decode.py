@@ -124,11 +124,11 @@ def _e2e_avg(model_dir: Path) -> int:
     return max(found)[1] if found else 1
 
 
-def _grid_hlg(exp: Path, model_dir: Path) -> Optional[Path]:
-    """The run's GRID-grammar HLG over this model's output units (``exp/graphs/hlg_grid_*`` whose
-    tokens.txt is the model's), or None."""
+def _grid_hlg(exp: Path, model_dir: Path, kind: str = "hlg") -> Optional[Path]:
+    """The run's GRID-grammar HLG (``kind`` hlg) or LG (lg) over this model's output units
+    (``exp/graphs/<kind>_grid_*`` whose tokens.txt is the model's), or None."""
     tokens = model_dir / "tokens.txt"
-    for graph in sorted(p for p in (exp / "graphs").glob("hlg_grid_*") if p.is_dir()):
+    for graph in sorted(p for p in (exp / "graphs").glob(f"{kind}_grid_*") if p.is_dir()):
         if not tokens.is_file() or not (graph / "tokens.txt").is_file() or (graph / "tokens.txt").read_bytes() == tokens.read_bytes():
             return graph
     return None
@@ -187,7 +187,7 @@ def find_systems(exp: PathLike, model_root: Optional[PathLike] = None) -> tuple[
             if not (d / "config.yaml").is_file() or not any(d.glob("*.pt")):
                 skipped[d.name] = "no config.yaml / checkpoints (not trained)"
                 continue
-            hlg = _grid_hlg(exp, d) if d.name.startswith("ctc_att_") else None
+            hlg = _grid_hlg(exp, d, "hlg" if d.name.startswith("ctc_att_") else "lg")
             systems.append(System(d.name, family, mod, d, avg=_e2e_avg(d), hlg=hlg))
     systems.sort(key=lambda s: (FAMILY_ORDER[s.family], s.name))
     return systems, skipped
@@ -284,10 +284,16 @@ def decode_e2e(system: System, shadow: Path, data_dir: Path, corpus: str, set_na
 
     cache = {set_name: FeatureCache(load_cuts(cuts_path(data_dir, corpus, set_name)), desc=f"load {set_name}")}
     records = decode_sets(shadow, cache, None, None, system.avg, None, SearchOptions(beam=beam))
-    if system.hlg is not None:
-        records += decode_sets(shadow, cache, ["hlg_1best"], None, system.avg, None, SearchOptions(beam=beam, hlg_dir=str(system.hlg)))
+    if system.hlg is not None:  # words through the run's GRID-grammar graph: HLG (CTC) or LG (transducer)
+        graph_method = "hlg_1best" if system.name.startswith("ctc_att_") else "fst_beam"
+        records += decode_sets(shadow, cache, [graph_method], None, system.avg, None,
+                               SearchOptions(beam=beam, hlg_dir=str(system.hlg), lg_dir=str(system.hlg)))
     out = []
     for rec in records:
+        if "wer" not in rec:  # a phone-output search (phone-unit models): no words to score
+            logger.info("%s %s %s: phone outputs (PER %.2f), no %%WER line", system.name, rec["method"], set_name,
+                        rec.get("per", float("nan")))
+            continue
         decode_dir = next(iter(sorted(shadow.glob(f"decode_epoch*_avg{rec.get('avg', system.avg)}/{set_name}/{rec['method']}*"))), None)
         try:
             line = (f"%WER {rec['wer']:.2f} [ {rec['errors']} / {rec['ref_words']}, {rec['ins']} ins, "
