@@ -282,7 +282,11 @@ def decode_e2e(system: System, shadow: Path, data_dir: Path, corpus: str, set_na
     from avsr.e2e.decode_jobs import decode_sets
     from avsr.train.data import FeatureCache, cuts_path, load_cuts
 
-    cache = {set_name: FeatureCache(load_cuts(cuts_path(data_dir, corpus, set_name)), desc=f"load {set_name}")}
+    from avsr.utils.config import load_yaml
+
+    video_input = load_yaml(shadow / "config.yaml").get("frontend", {}).get("video_input", "pixels")  # what the model reads
+    cache = {set_name: FeatureCache(load_cuts(cuts_path(data_dir, corpus, set_name)), desc=f"load {set_name}",
+                                    video_input=video_input)}
     records = decode_sets(shadow, cache, None, None, system.avg, None, SearchOptions(beam=beam))
     if system.hlg is not None:  # words through the run's GRID-grammar graph: HLG (CTC) or LG (transducer)
         graph_method = "hlg_1best" if system.name.startswith("ctc_att_") else "fst_beam"
