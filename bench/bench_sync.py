@@ -7,6 +7,9 @@
     # WER of hybrid AV systems with the test video shifted by -5..+5 frames, before/after correction
     .venv/bin/python bench/bench_sync.py wer --exp exp --data data --sets test,test_babble_snr0 \
         --systems video,concat,factored --sync-model exp/sync_multiway --out sync_wer.json --plot wer_vs_offset.png
+    # shifted and QA-corrected copies of a test set, for the E2E decoder (steps/decode_e2e.py --data OUT)
+    .venv/bin/python bench/bench_sync.py shifted-sets --data data --set test_babble_snr0 \
+        --sync-model data/video/sync_model --out-dir /tmp/vshift
     # wall / CPU time of the QA stage on a copy of a corpus's cut manifests
     .venv/bin/python bench/bench_sync.py qa --data data --corpus synthetic_grid --workdir /tmp/sync_qa
 
@@ -158,6 +161,44 @@ def wer(args) -> dict:
     return results
 
 
+def shifted_sets(args) -> dict:
+    """Cut sets with every video delayed by k frames (``vs<k>``) and the same after the QA
+    correction (``vs<k>c``), for decoders outside this bench (E2E: steps/decode_e2e.py --data <out>)."""
+    from lhotse import CutSet
+
+    from avsr.sync.estimate import candidate_offsets, estimate_all
+    from avsr.sync.pipeline import SyncSettings, build_estimator, clips_for_model
+    from avsr.sync.qa import QaPolicy, clean_id, decide
+    from avsr.sync.shift import add_video_shift
+    from avsr.sync.streams import injected
+    from avsr.sync.train import load_sync_model
+
+    import torch
+
+    torch.set_num_threads(1)
+    settings = SyncSettings.load(args.conf)
+    data, out = Path(args.data), Path(args.out_dir) / "fbank"
+    out.mkdir(parents=True, exist_ok=True)
+    policy = QaPolicy("shift", args.tolerance, settings.min_confidence("learned"))
+    model = load_sync_model(args.sync_model)[0]
+    base = args.set.split("_")[0]
+    clean = CutSet.from_file(data / "fbank" / f"{args.corpus}_cuts_{base}.jsonl.gz")
+    noisy = CutSet.from_file(data / "fbank" / f"{args.corpus}_cuts_{args.set}.jsonl.gz")
+    clips = clips_for_model(clean, model, settings, "sync streams")
+    fn = build_estimator("learned", settings, model)
+    cands = candidate_offsets(settings.max_offset)
+    counts = {}
+    for k in range(-args.max_offset, args.max_offset + 1):
+        est = estimate_all([injected(c, k) for c in clips], fn, cands, desc=f"estimate k={k:+d}")
+        fix = {e.cut_id: (e.offset_frames if decide(e, policy) == "shifted" else 0) for e in est}
+        CutSet.from_cuts([add_video_shift(c, k) for c in noisy]).to_file(out / f"{args.corpus}_cuts_vs{k:+d}.jsonl.gz")
+        CutSet.from_cuts([add_video_shift(c, k - fix.get(clean_id(c), 0)) for c in noisy]).to_file(
+            out / f"{args.corpus}_cuts_vs{k:+d}c.jsonl.gz")
+        counts[k] = sum(1 for v in fix.values() if v)
+        print(f"k={k:+d}: {counts[k]} of {len(fix)} clips corrected")
+    return {"corrected": counts}
+
+
 def qa(args) -> dict:
     """Run steps/sync_qa.py on a copy of the cut manifests (storage paths stay those of --data)."""
     work = Path(args.workdir)
@@ -204,17 +245,25 @@ def main() -> None:
     w.add_argument("--max-offset", type=int, default=5)
     w.add_argument("--tolerance", type=int, default=1)
     w.add_argument("--plot", type=Path)
+    v = sub.add_parser("shifted-sets", help="shifted / QA-corrected cut sets for other decoders")
+    v.add_argument("--data", required=True)
+    v.add_argument("--corpus", default="synthetic_grid")
+    v.add_argument("--set", default="test_babble_snr0")
+    v.add_argument("--sync-model", required=True)
+    v.add_argument("--max-offset", type=int, default=5)
+    v.add_argument("--tolerance", type=int, default=1)
+    v.add_argument("--out-dir", required=True)
     q = sub.add_parser("qa")
     q.add_argument("--data", required=True)
     q.add_argument("--corpus", default="synthetic_grid")
     q.add_argument("--workdir", required=True)
     q.add_argument("extra", nargs="*", help="more steps/sync_qa.py options (after --)")
-    for s in (a, w):
+    for s in (a, w, v):
         s.add_argument("--conf", default=ROOT / "conf" / "sync.yaml", type=Path)
     for s in (a, w, q):
         s.add_argument("--out", type=Path, help="JSON results")
     args = p.parse_args()
-    res = {"accuracy": accuracy, "wer": wer, "qa": qa}[args.cmd](args)
+    res = {"accuracy": accuracy, "wer": wer, "qa": qa, "shifted-sets": shifted_sets}[args.cmd](args)
     if args.cmd == "accuracy":
         print_accuracy(res)
     if args.out:
