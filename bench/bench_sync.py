@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import _common  # noqa: F401  (puts the repository on sys.path)
 from _common import markdown_table
@@ -112,15 +113,33 @@ def print_accuracy(res: dict) -> None:
                           "AUC other spk", "AUC same spk"], rows, [False, True, True, True, False, True, True]))
 
 
+def qa_corrections(settings, model, clean_cuts, policy) -> Callable[[int], dict]:
+    """k -> {clean cut id: the shift the QA stage would apply} for the clips of ``clean_cuts``
+    with their video delayed by k frames (learned model, or the xcorr baseline without one):
+    only confident estimates beyond the tolerance are acted on, as in stage 4."""
+    from avsr.sync.estimate import candidate_offsets, estimate_all
+    from avsr.sync.pipeline import build_estimator, clips_for_model
+    from avsr.sync.qa import decide
+    from avsr.sync.streams import injected
+
+    clips = clips_for_model(clean_cuts, model, settings, "sync streams")
+    fn = build_estimator("learned" if model else "xcorr", settings, model)
+    cands = candidate_offsets(settings.max_offset)
+
+    def estimate(k: int) -> dict:
+        est = estimate_all([injected(c, k) for c in clips], fn, cands, desc=f"estimate k={k:+d}")
+        return {e.cut_id: (e.offset_frames if decide(e, policy) == "shifted" else 0) for e in est}
+
+    return estimate
+
+
 def wer(args) -> dict:
     import torch
     from lhotse import CutSet
 
-    from avsr.sync.estimate import candidate_offsets, estimate_all
-    from avsr.sync.pipeline import SyncSettings, build_estimator, clips_for_model
-    from avsr.sync.qa import QaPolicy, decide
+    from avsr.sync.pipeline import SyncSettings
+    from avsr.sync.qa import QaPolicy
     from avsr.sync.robustness import HybridSystem, plot_wer_vs_offset, wer_vs_offset
-    from avsr.sync.streams import injected
     from avsr.sync.train import load_sync_model
 
     torch.set_num_threads(1)
@@ -133,14 +152,7 @@ def wer(args) -> dict:
     for set_name in args.sets.split(","):
         base = set_name.split("_")[0]  # the clean split the QA stage estimates on
         clean = CutSet.from_file(data / "fbank" / f"{args.corpus}_cuts_{base}.jsonl.gz")
-        clips = clips_for_model(clean, model, settings, "sync streams")
-        fn = build_estimator("learned" if model else "xcorr", settings, model)
-        cands = candidate_offsets(settings.max_offset)
-
-        def estimate(k: int) -> dict:
-            est = estimate_all([injected(c, k) for c in clips], fn, cands, desc=f"estimate k={k:+d}")
-            # the QA stage's rule: act on confident estimates beyond the tolerance only
-            return {e.cut_id: (e.offset_frames if decide(e, policy) == "shifted" else 0) for e in est}
+        estimate = qa_corrections(settings, model, clean, policy)
 
         systems = []
         for spec in args.systems.split(","):
@@ -166,11 +178,9 @@ def shifted_sets(args) -> dict:
     correction (``vs<k>c``), for decoders outside this bench (E2E: steps/decode_e2e.py --data <out>)."""
     from lhotse import CutSet
 
-    from avsr.sync.estimate import candidate_offsets, estimate_all
-    from avsr.sync.pipeline import SyncSettings, build_estimator, clips_for_model
-    from avsr.sync.qa import QaPolicy, clean_id, decide
+    from avsr.sync.pipeline import SyncSettings
+    from avsr.sync.qa import QaPolicy, clean_id
     from avsr.sync.shift import add_video_shift
-    from avsr.sync.streams import injected
     from avsr.sync.train import load_sync_model
 
     import torch
@@ -184,13 +194,10 @@ def shifted_sets(args) -> dict:
     base = args.set.split("_")[0]
     clean = CutSet.from_file(data / "fbank" / f"{args.corpus}_cuts_{base}.jsonl.gz")
     noisy = CutSet.from_file(data / "fbank" / f"{args.corpus}_cuts_{args.set}.jsonl.gz")
-    clips = clips_for_model(clean, model, settings, "sync streams")
-    fn = build_estimator("learned", settings, model)
-    cands = candidate_offsets(settings.max_offset)
+    estimate = qa_corrections(settings, model, clean, policy)
     counts = {}
     for k in range(-args.max_offset, args.max_offset + 1):
-        est = estimate_all([injected(c, k) for c in clips], fn, cands, desc=f"estimate k={k:+d}")
-        fix = {e.cut_id: (e.offset_frames if decide(e, policy) == "shifted" else 0) for e in est}
+        fix = estimate(k)
         CutSet.from_cuts([add_video_shift(c, k) for c in noisy]).to_file(out / f"{args.corpus}_cuts_vs{k:+d}.jsonl.gz")
         CutSet.from_cuts([add_video_shift(c, k - fix.get(clean_id(c), 0)) for c in noisy]).to_file(
             out / f"{args.corpus}_cuts_vs{k:+d}c.jsonl.gz")

@@ -73,7 +73,7 @@ class System:
     graph: Optional[Path] = None  # GMM / hybrid: HCLG over the alignment model's pdfs
     members: tuple[str, ...] = ()  # posterior average: the member model dirs
     avg: int = 1  # E2E: checkpoints averaged
-    hlg: Optional[Path] = None  # CTC+attention: HLG graph for hlg_1best
+    hlg: Optional[Path] = None  # E2E: the run's GRID-grammar word graph, HLG (CTC+attention) or LG (transducer)
     extra: dict = field(default_factory=dict)
 
 
@@ -289,9 +289,11 @@ def decode_e2e(system: System, shadow: Path, data_dir: Path, corpus: str, set_na
                                     video_input=video_input)}
     records = decode_sets(shadow, cache, None, None, system.avg, None, SearchOptions(beam=beam))
     if system.hlg is not None:  # words through the run's GRID-grammar graph: HLG (CTC) or LG (transducer)
-        graph_method = "hlg_1best" if system.name.startswith("ctc_att_") else "fst_beam"
-        records += decode_sets(shadow, cache, [graph_method], None, system.avg, None,
-                               SearchOptions(beam=beam, hlg_dir=str(system.hlg), lg_dir=str(system.hlg)))
+        if system.name.startswith("ctc_att_"):
+            graph_method, opts = "hlg_1best", SearchOptions(beam=beam, hlg_dir=str(system.hlg))
+        else:
+            graph_method, opts = "fst_beam", SearchOptions(beam=beam, lg_dir=str(system.hlg))
+        records += decode_sets(shadow, cache, [graph_method], None, system.avg, None, opts)
     out = []
     for rec in records:
         if "wer" not in rec:  # a phone-output search (phone-unit models): no words to score
