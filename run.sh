@@ -18,6 +18,7 @@ lm_text=             # LM training text (default: the training transcripts)
 grammar=             # grid | none: decode with the GRID sentence grammar (default: grid for GRID-like corpora)
 e2e_unit=phone       # phone | bpe: output units of the E2E models
 e2e_init_from=       # exp dir whose ctc_att_a / ctc_att_v front-end + encoder start this run's A / V models
+extra_seeds=         # training seeds of extra runs of every system (default: the preset's; "none")
 sync_policy=         # keep | drop | shift: what stage 4 does with clips whose A/V offset is flagged (default: the preset's)
 results=             # leaderboard file (default: RESULTS.md for --exp exp, else <exp>/RESULTS.md)
 
@@ -43,6 +44,10 @@ Options (all optional):
                      pieces (open vocabulary, e.g. LRS3)
   --e2e-init-from DIR  start the CTC+attention A and V models' front-end and encoder from DIR/ctc_att_a and
                      DIR/ctc_att_v (e.g. the embedded corpus's exp: pre-training on it, fine-tuning here)
+  --extra-seeds 'N ...'  retrain and re-score every system (stages 8-13) with each extra training seed N, in
+                     \$exp/seed_runs/seed<N>, shown as <system>_seed<N>: the leaderboard adds mean ± sd over the
+                     seeds and says for how many seeds each claim holds (default: the preset's; full: '2 3';
+                     'none': no extra seeds). Each seed costs about as long as stages 8-13 of the main run
   --sync-policy P    keep | drop | shift (default: the preset's, keep): stage 4's action on clips whose estimated
                      audio/video offset exceeds conf/sync.yaml qa.tolerance (keep = report only)
   --results FILE     where the leaderboard goes (default: RESULTS.md, or <exp>/RESULTS.md for another --exp)
@@ -73,6 +78,14 @@ command_line="${RUN_COMMAND:-./run.sh${*:+ $*}}"   # for RESULTS.md (egs recipes
 ctc_att_train_opts=${ctc_att_train_opts:-}   # presets may add train_e2e.py options for the A and V models
 [[ -z $e2e_init_from || -d $e2e_init_from/ctc_att_a ]] || { echo "error: --e2e-init-from $e2e_init_from: no ctc_att_a model there" >&2; exit 1; }
 [[ -n $sync_policy ]] || sync_policy=${preset_sync_policy:-keep}
+[[ -n $extra_seeds ]] || extra_seeds=${preset_extra_seeds:-}
+[[ $extra_seeds == none ]] && extra_seeds=
+for s in $extra_seeds; do
+  [[ $s =~ ^[1-9][0-9]*$ ]] || { echo "error: --extra-seeds '$extra_seeds': '$s' is not a positive integer" >&2; exit 1; }
+done
+[[ $(tr ' ' '\n' <<< "$extra_seeds" | grep -c .) -eq $(tr ' ' '\n' <<< "$extra_seeds" | grep . | sort -u | wc -l) ]] || {
+  echo "error: --extra-seeds '$extra_seeds': a seed is given twice" >&2; exit 1; }
+[[ " $extra_seeds " != *" $seed "* ]] || { echo "error: --extra-seeds '$extra_seeds': $seed is the main run's seed (--seed)" >&2; exit 1; }
 case $sync_policy in keep|drop|shift) ;; *) echo "error: --sync-policy $sync_policy: expected keep, drop or shift" >&2; exit 1 ;; esac
 case $modality in av|audio) ;; *) echo "error: --modality $modality: expected av or audio" >&2; exit 1 ;; esac
 case $e2e_unit in phone|bpe) ;; *) echo "error: --e2e-unit $e2e_unit: expected phone or bpe" >&2; exit 1 ;; esac
@@ -200,7 +213,7 @@ run_stage 7 "HCLG graphs + GMM decoding" "$key_train $test_sets_all $(inputs_key
 train_hybrid() {  # $1 = variant
   python steps/train_hybrid.py --conf "conf/hybrid_$1.yaml" --ali-dir "$exp/tri" --feature-dir "$data/fbank" \
     --corpus "$corpus" --exp "$exp" --out "$exp/hybrid_$1" --epochs "$hybrid_epochs" --nj 1 \
-    --log-file "$exp/log/stage8_hybrid_$1.log"
+    ${train_seed:+--seed "$train_seed"} --log-file "$exp/log/stage8_hybrid_$1.log"
 }
 hybrid_train_stage() {
   local v
@@ -211,7 +224,6 @@ hybrid_train_stage() {
   done
   wait_all
 }
-run_stage 8 "hybrid DNNs (A, V, fusion family)" "$key_train $hybrid_epochs $(inputs_key conf/hybrid_*.yaml)" hybrid_train_stage
 
 decode_hybrid() {  # $1 = variant
   python steps/decode_hybrid.py --conf "conf/hybrid_$1.yaml" --model "$exp/hybrid_$1" --exp "$exp" \
@@ -227,7 +239,6 @@ hybrid_score_stage() {
   done
   wait_all
 }
-run_stage 9 "hybrid scoring: frame PER, WER, PER" "$key_train $hybrid_epochs $test_sets_all $(inputs_key conf/hybrid_*.yaml)" hybrid_score_stage
 
 e2e_variants="a:audio v:video av_concat:concat av_bilinear:bilinear"   # <exp suffix>:<fusion>
 [[ $modality == audio ]] && e2e_variants="a:audio"
@@ -263,7 +274,7 @@ train_e2e() {  # $1 = conf name, $2 = exp dir, $3 = fusion, $4 = epochs, then tr
   local units=(--lang "$lang"); [[ $e2e_unit == bpe ]] && units=(--bpe-model "$data/lang_bpe/bpe.model")
   python steps/train_e2e.py --conf "conf/$conf.yaml" --fusion "$fusion" --data "$data" --corpus "$corpus" \
     --train-set train "${units[@]}" --set "tokens.unit=$e2e_unit" --ali "$exp/tri/ali_train.npz" \
-    --exp-dir "$dir" --epochs "$epochs" --seed "$seed" --init-avg "$e2e_avg" --log-file "$dir/log/train.log" "$@"
+    --exp-dir "$dir" --epochs "$epochs" --seed "${train_seed:-$seed}" --init-avg "$e2e_avg" --log-file "$dir/log/train.log" "$@"
 }
 # CTC+attention: A and V from scratch (in parallel; an auxiliary frame cross-entropy on the tri
 # alignments' phones gets them off the CTC plateau, clean data first, then on-the-fly noise and
@@ -303,9 +314,6 @@ transducer_train_stage() {
   done
   wait_all
 }
-run_stage 10 "CTC+attention training ($e2e_unit units)" \
-  "$key_train e2e_unit=$e2e_unit $ctc_att_epochs $ctc_att_v_epochs $ctc_att_av_epochs $ctc_att_train_opts init=$e2e_init_from $(inputs_key conf/ctc_attention.yaml)" \
-  ctc_att_train_stage
 
 # One decoding process per model: every method on the focus sets, the main graph method on dev and
 # every other condition (the leaderboard's SNR curves), AV models also with a stream missing.
@@ -334,11 +342,7 @@ ctc_att_decode_stage() {
   done
   wait_all
 }
-run_stage 11 "CTC+attention decoding" "$key_train e2e_unit=$e2e_unit $ctc_att_epochs $ctc_att_v_epochs $ctc_att_av_epochs $e2e_avg $ctc_att_token_methods $(inputs_key conf/ctc_attention.yaml) dev $test_sets_all" \
-  ctc_att_decode_stage
 
-run_stage 12 "transducer training" "$key_train e2e_unit=$e2e_unit $transducer_epochs $(inputs_key conf/transducer.yaml)" \
-  transducer_train_stage
 
 transducer_decode_stage() {
   local v
@@ -349,8 +353,40 @@ transducer_decode_stage() {
   done
   wait_all
 }
-run_stage 13 "transducer decoding" "$key_train e2e_unit=$e2e_unit $transducer_epochs $e2e_avg $transducer_token_methods $(inputs_key conf/transducer.yaml) dev $test_sets_all" \
-  transducer_decode_stage
+
+# Stages 8-13 train and score every system under $exp. With --extra-seeds, they run again for each
+# extra training seed N in $exp/seed_runs/seed<N> (sharing the data, the GMM alignments and the
+# graphs of the main run; every model retrained, the AV and transducer models from that seed's own
+# A / V / CTC models), and each system appears as $exp/<system>_seed<N> for the leaderboard.
+system_stages() {  # key_sys = the stages' option key
+  run_stage 8 "hybrid DNNs (A, V, fusion family)" "$key_sys $hybrid_epochs $(inputs_key conf/hybrid_*.yaml)" hybrid_train_stage
+  run_stage 9 "hybrid scoring: frame PER, WER, PER" "$key_sys $hybrid_epochs $test_sets_all $(inputs_key conf/hybrid_*.yaml)" hybrid_score_stage
+  run_stage 10 "CTC+attention training ($e2e_unit units)" \
+    "$key_sys e2e_unit=$e2e_unit $ctc_att_epochs $ctc_att_v_epochs $ctc_att_av_epochs $ctc_att_train_opts init=$e2e_init_from $(inputs_key conf/ctc_attention.yaml)" \
+    ctc_att_train_stage
+  run_stage 11 "CTC+attention decoding" "$key_sys e2e_unit=$e2e_unit $ctc_att_epochs $ctc_att_v_epochs $ctc_att_av_epochs $e2e_avg $ctc_att_token_methods $(inputs_key conf/ctc_attention.yaml) dev $test_sets_all" \
+    ctc_att_decode_stage
+  run_stage 12 "transducer training" "$key_sys e2e_unit=$e2e_unit $transducer_epochs $(inputs_key conf/transducer.yaml)" \
+    transducer_train_stage
+  run_stage 13 "transducer decoding" "$key_sys e2e_unit=$e2e_unit $transducer_epochs $e2e_avg $transducer_token_methods $(inputs_key conf/transducer.yaml) dev $test_sets_all" \
+    transducer_decode_stage
+}
+key_sys=$key_train train_seed=
+system_stages
+main_exp=$exp
+for train_seed in $extra_seeds; do
+  exp=$main_exp/seed_runs/seed$train_seed marker_dir=$main_exp/seed_runs/seed$train_seed/.stages
+  mkdir -p "$exp/log"
+  for d in mono tri graphs; do ln -sfn "../../$d" "$exp/$d"; done
+  # a re-run of the main run's GMM stages (new alignments) re-runs the seed runs too
+  key_sys="$key_train train_seed=$train_seed $(inputs_key "$main_exp/.stages/stage6.done" "$main_exp/.stages/stage7.done")"
+  log "extra training seed $train_seed: stages 8-13 in $exp"
+  system_stages
+  for d in "$exp"/hybrid_* "$exp"/ctc_att_* "$exp"/transducer_*; do
+    if [[ -d $d ]]; then ln -sfn "seed_runs/seed$train_seed/${d##*/}" "$main_exp/${d##*/}_seed$train_seed"; fi
+  done
+done
+exp=$main_exp marker_dir=$main_exp/.stages train_seed=
 
 leaderboard_stage() {
   python steps/leaderboard.py --exp "$exp" --out "$results" --plots-dir "$exp/plots" --lexicon "$lang/lexicon.txt" \

@@ -28,6 +28,7 @@ def main() -> None:
     p.add_argument("--exp", default="exp", help="where init_towers / members model dirs live")
     p.add_argument("--out", required=True)
     p.add_argument("--epochs", type=int, help="override train.epochs")
+    p.add_argument("--seed", type=int, help="override train.seed (run.sh --extra-seeds: the same system, another seed)")
     p.add_argument("--device", default="auto", help="auto (CUDA if available) | cpu | cuda[:N]")
     p.add_argument("--nj", type=int, default=1, help="torch CPU threads")
     p.add_argument("--force", action="store_true")
@@ -37,6 +38,8 @@ def main() -> None:
     conf = load_hybrid_conf(args.conf, args.exp)
     if args.epochs:
         conf.setdefault("train", {})["epochs"] = args.epochs
+    if args.seed is not None:
+        conf.setdefault("train", {})["seed"] = args.seed
     s = train_hybrid(conf, args.feature_dir, args.corpus, args.ali_dir, args.out, args.device, args.nj, args.force)
     if "members" in conf:
         record_provenance(args.out, conf, note="no training: posterior average of " + ", ".join(map(str, conf["members"])))

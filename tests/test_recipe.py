@@ -242,3 +242,32 @@ def test_every_system_reaches_the_leaderboard(tiny_clones):
     for system in ("mono", "tri", "hybrid_audio", "ctc_att_a", "transducer_a", "hybrid_posterior_average"):
         assert (clone / "exp" / system / "provenance.json").is_file(), system
     assert not list((clone / "exp").glob("*/final.pkl"))
+
+
+def test_extra_seeds_retrain_systems_next_to_the_main_run(tiny_run, tmp_path):
+    """--extra-seeds: stage 8 (hybrid training, the cheapest stage with a model) again with seed
+    2 in <exp>/seed_runs/seed2, on a copy of the tiny run's exp dir; the main run's stage is
+    skipped, the seed's fusion nets start from that seed's own A / V nets, and each system shows
+    up as <exp>/<system>_seed2 for the leaderboard. Bad seed lists are errors."""
+    import shutil
+
+    data, exp, _ = tiny_run
+    exp2 = tmp_path / "exp"
+    shutil.copytree(exp, exp2, symlinks=True)
+    args = ("--preset", "tiny", "--data", str(data), "--exp", str(exp2), "--stage", "8", "--stop-stage", "8")
+    proc = run_recipe(*args, "--extra-seeds", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count("Stage 8 done in") == 1 and "already done, skipping" in proc.stderr  # main skipped
+    seed_dir = exp2 / "seed_runs" / "seed2"
+    for system in ("hybrid_audio", "hybrid_video", "hybrid_deep_fusion"):
+        link = exp2 / f"{system}_seed2"
+        assert link.is_symlink() and link.resolve() == (seed_dir / system).resolve()
+        command = json.loads((link / "provenance.json").read_text())["command"]
+        assert "--seed 2" in command and f"--exp {seed_dir}" in command, command
+    main_w = (exp2 / "hybrid_audio" / "final.pt").read_bytes()
+    assert (exp2 / "hybrid_audio_seed2" / "final.pt").read_bytes() != main_w  # another seed, another net
+    again = run_recipe(*args, "--extra-seeds", "2")
+    assert again.returncode == 0 and " done in " not in again.stderr  # idempotent
+    for bad, message in (("2 x", "not a positive integer"), ("2 2", "given twice"), ("1234", "main run's seed")):
+        proc = run_recipe(*args, "--extra-seeds", bad)
+        assert proc.returncode == 1 and message in proc.stderr, (bad, proc.stderr[-500:])

@@ -31,15 +31,24 @@ SLOTS = [[("a", 0.5), ("eight", 1.5), ("it", 1.0)], [("ate", 0.2), ("tea", 0.9),
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny_lang_and_g(tmp_path_factory):
     lang = tmp_path_factory.mktemp("lang") / "lang_tiny"
     prepare_lang(LEXICON, lang, LangOptions(sil_prob=SIL_PROB, unk_word=""))
-    phones = read_symbol_table(lang / "phones.txt")
     words = read_symbol_table(lang / "words.txt")
     arcs = [(k, k + 1, words[w], words[w], c) for k, slot in enumerate(SLOTS) for w, c in slot]
     G = compile_arcs(arcs, {len(SLOTS): 0.0}, 0, len(SLOTS) + 1)
     kaldifst.arcsort(G, sort_type="ilabel")
-    LG = compose_lg(read_fst(lang / "L_disambig.fst"), G)
+    return lang, G
+
+
+# Both LG forms: the plain determinised one (Kaldi's LG.fst) and the one determinised on
+# (phone, word) pairs that the HLG graphs use (words stay on token arcs, for sherpa-onnx).
+@pytest.fixture(scope="module", params=[False, True], ids=["LG", "LG_words_on_phones"])
+def tiny(tiny_lang_and_g, request):
+    lang, G = tiny_lang_and_g
+    phones = read_symbol_table(lang / "phones.txt")
+    words = read_symbol_table(lang / "words.txt")
+    LG = compose_lg(read_fst(lang / "L_disambig.fst"), G, words_stay_on_phones=request.param)
     disambig = [i for s, i in phones if s.startswith("#")]
     return phones, words, LG, disambig
 
@@ -141,3 +150,23 @@ def test_hlg_best_path_equals_enumeration_over_all_frame_labelings(tiny, seed):
     assert nbest[0].cost == pytest.approx(best[0], abs=2e-3)
     assert [h.cost for h in nbest] == sorted(h.cost for h in nbest)
     assert len({tuple(h.words) for h in nbest}) == len(nbest)
+
+
+def _words_sherpa_onnx_skips(fst: kaldifst.StdVectorFst, blank_label: int = 1) -> int:
+    """Word labels on arcs that sherpa-onnx's HLG path reader skips: epsilon or blank input, or a
+    token's self-loop (a repeated frame, not a new token)."""
+    return sum(1 for s, d, i, o, _ in fst_to_text(fst).arcs if o and (i in (0, blank_label) or s == d))
+
+
+def test_hlg_words_sit_on_token_arcs_when_lg_keeps_them_on_phones(tiny_lang_and_g):
+    lang, G = tiny_lang_and_g
+    phones = read_symbol_table(lang / "phones.txt")
+    disambig = [i for s, i in phones if s.startswith("#")]
+    tokens = [i for s, i in phones if i and not s.startswith("#")]
+    L = read_fst(lang / "L_disambig.fst")
+    skipped = {flag: _words_sherpa_onnx_skips(build_hlg(compose_lg(L, G, words_stay_on_phones=flag), disambig, tokens).fst)
+               for flag in (False, True)}
+    # "a" (e) is a prefix of "ate" / "eight" (e t): the plain determinised LG delays its label
+    # onto an epsilon arc, which sherpa-onnx would drop
+    assert skipped[False] > 0
+    assert skipped[True] == 0

@@ -2,7 +2,8 @@
 compile_hlg.py, on kaldifst):
 
   LG    = minimize_encoded(determinize_star_log(L_disambig ∘ G))        (#k still on the input)
-  HLG   = H_ctc ∘ (LG with #k -> <eps>)                                (CTC: ilabel = token + 1)
+  HLG   = H_ctc ∘ (LG determinised on (phone, word) pairs, #k -> <eps>)   (CTC: ilabel = token + 1;
+          every word on a token arc, where sherpa-onnx reads it)
   HCLG  = add_self_loops(minimize_encoded(rmsymbols(det_log(Ha ∘ C∘LG))))  (hybrid)
 
 Every graph's input label k reads column column_map[k-1] of the decoder's score matrix.
@@ -35,19 +36,45 @@ def _vector(fst) -> kaldifst.StdVectorFst:
     return fst if isinstance(fst, kaldifst.StdVectorFst) else kaldifst.StdVectorFst(fst)
 
 
-def compose_lg(L_disambig: kaldifst.StdVectorFst, G: kaldifst.StdVectorFst) -> kaldifst.StdVectorFst:
-    """min(det(L∘G)) in the log semiring, disambiguation symbols kept (Kaldi's LG.fst)."""
+def compose_lg(L_disambig: kaldifst.StdVectorFst, G: kaldifst.StdVectorFst,
+               words_stay_on_phones: bool = False) -> kaldifst.StdVectorFst:
+    """min(det(L∘G)) in the log semiring, disambiguation symbols kept (Kaldi's LG.fst).
+
+    Determinising the transducer delays a word's output label until its pronunciation is
+    unambiguous (GRID: the letter "a" (eI) against "eight" (eI t)); after the disambiguation
+    symbols become <eps> such a word can sit on an epsilon-input arc, and decoders that read words
+    only from arcs that consume a token (sherpa-onnx's HLG decoding) drop it.
+    ``words_stay_on_phones`` determinises on (phone, word) pairs instead (OpenFst's encode-
+    determinise-decode): every word stays on the first phone of its pronunciation, as in L, at the
+    price of a little less sharing. The weight of each (phones, words) path is the same either way
+    (with the disambiguation symbols a path's word positions follow from its labels)."""
     L = L_disambig.copy()
     kaldifst.arcsort(L, sort_type="olabel")
     LG = _vector(kaldifst.compose(L, G))
     kaldifst.connect(LG)
     if LG.num_states == 0:
         raise ValueError("L∘G is empty: no word sequence of G has a pronunciation path in L")
+    if words_stay_on_phones:
+        LG, pairs = _encode_label_pairs(LG)
     if kaldifst.determinize_star(LG, use_log=True):
         raise RuntimeError("determinization of L∘G hit its state limit")
     kaldifst.minimize_encoded(LG)
+    if words_stay_on_phones:
+        LG = map_arcs(LG, lambda i, o, w: (*pairs[i], w))
     kaldifst.arcsort(LG, sort_type="ilabel")
     return LG
+
+
+def _encode_label_pairs(fst: kaldifst.StdVectorFst) -> tuple[kaldifst.StdVectorFst, list[tuple[int, int]]]:
+    """An acceptor whose label k stands for the pair ``pairs[k]`` = (ilabel, olabel); 0 = (0, 0)."""
+    code: dict[tuple[int, int], int] = {(0, 0): 0}
+
+    def encode(i: int, o: int, w: float) -> tuple[int, int, float]:
+        k = code.setdefault((i, o), len(code))
+        return k, k, w
+
+    acceptor = map_arcs(fst, encode)
+    return acceptor, sorted(code, key=code.get)
 
 
 def remove_disambig(fst: kaldifst.StdVectorFst, disambig_ids: Sequence[int], remove_epsilons: bool = False) -> kaldifst.StdVectorFst:
@@ -63,44 +90,6 @@ def remove_disambig(fst: kaldifst.StdVectorFst, disambig_ids: Sequence[int], rem
     return out
 
 
-def words_onto_token_arcs(fst: kaldifst.StdVectorFst) -> tuple[kaldifst.StdVectorFst, int]:
-    """Move word labels off epsilon-input arcs onto the token arcs that follow them.
-
-    Determinising L∘G delays a word's output label until its pronunciation is unambiguous (GRID:
-    the letter "a" (eI) against "eight" (eI t)), so after the disambiguation symbols become <eps>
-    the word can sit on an epsilon-input arc. Decoders that read words only from arcs that consume
-    a token (sherpa-onnx's HLG decoding) drop it. An arc s --<eps>:w/c--> t is replaced by copies
-    of t's arcs leaving s with output w and weight c + theirs, when none of t's arcs already
-    outputs a word and t is not final (else it is kept: returns how many were kept). The
-    accepted token sequences, their words and their weights do not change."""
-    from avsr.wfst.fstutil import fst_to_text
-
-    text = fst_to_text(fst)
-    out: dict[int, list[tuple[int, int, int, float]]] = {}
-    for src, dst, i, o, w in text.arcs:
-        out.setdefault(src, []).append((dst, i, o, w))
-    kept = 0
-    for _ in range(8):  # a chain of such arcs moves one step per pass
-        changed = False
-        for src in list(out):
-            new = []
-            for dst, i, o, w in out[src]:
-                follow = out.get(dst, [])
-                if i == 0 and o != 0 and dst not in text.finals and follow and all(fo == 0 for _, _, fo, _ in follow):
-                    new.extend((d2, i2, o, w + w2) for d2, i2, _, w2 in follow)
-                    changed = True
-                else:
-                    new.append((dst, i, o, w))
-            out[src] = new
-        if not changed:
-            break
-    arcs = [(src, dst, i, o, w) for src, lst in out.items() for dst, i, o, w in lst]
-    kept = sum(1 for _, _, i, o, _ in arcs if i == 0 and o != 0)
-    moved = compile_arcs(arcs, text.finals, text.start, text.num_states)
-    kaldifst.connect(moved)
-    return moved, kept
-
-
 def build_lg_graph(LG: kaldifst.StdVectorFst, disambig_ids: Sequence[int]) -> BuiltGraph:
     """LG as a decoding graph: one frame per phone (no duration model), ilabel = phone id + 1."""
     fst = remove_disambig(LG, disambig_ids)
@@ -113,9 +102,10 @@ def build_lg_graph(LG: kaldifst.StdVectorFst, disambig_ids: Sequence[int]) -> Bu
 def build_hlg(LG: kaldifst.StdVectorFst, disambig_ids: Sequence[int], token_ids: Sequence[int], blank_id: int = 0) -> BuiltGraph:
     """HLG for a CTC model over ``token_ids`` (phone ids; blank column ``blank_id``)."""
     H = ctc_topology(token_ids, blank_id)
-    LG_nd, kept = words_onto_token_arcs(remove_disambig(LG, disambig_ids))
-    if kept:
-        log.info("HLG: %d word labels stay on epsilon-input arcs (a final state or a following word)", kept)
+    LG_nd = remove_disambig(LG, disambig_ids)
+    stranded = sum(1 for s in kaldifst.StateIterator(LG_nd) for a in kaldifst.ArcIterator(LG_nd, s) if a.olabel and not a.ilabel)
+    if stranded:  # an LG from compose_lg(..., words_stay_on_phones=True) has none
+        log.warning("HLG: %d word labels on epsilon-input arcs: sherpa-onnx's HLG decoding drops those words", stranded)
     kaldifst.arcsort(LG_nd, sort_type="ilabel")
     HLG = _vector(kaldifst.compose(H, LG_nd))
     kaldifst.connect(HLG)

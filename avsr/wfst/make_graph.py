@@ -34,6 +34,9 @@ from avsr.wfst.hmm_h import MonophoneHBuilder
 PathLike = Union[str, Path]
 log = logging.getLogger(__name__)
 KINDS = ("lg", "hlg", "hclg")
+# Bumped when a kind's construction changes, so graph dirs built by older code are rebuilt, not
+# reused (the input hashes alone would match). hlg 2: LG determinised on (phone, word) pairs.
+CONSTRUCTION = {"lg": 1, "hlg": 2, "hclg": 1}
 MODEL_FILE = "final.json"  # GMM-HMM model (+ final.npz), avsr.hmm.model_io: no pickle
 MODEL_ARRAYS = "final.npz"
 LEGACY_MODEL_FILE = "final.pkl"  # refused: loading a pickle can run code
@@ -113,7 +116,7 @@ def make_graph(
     build_path = out_dir / "build.json"
     if build_path.is_file() and not force:
         old = json.loads(build_path.read_text())
-        if old.get("input_hashes") == hashes and old.get("kind") == kind:
+        if old.get("input_hashes") == hashes and old.get("kind") == kind and old.get("construction", 1) == CONSTRUCTION[kind]:
             log.info("%s is up to date (input hashes match): skipped", out_dir)
             return {**old, "skipped": True}
     validate_lang(lang_dir)
@@ -125,7 +128,7 @@ def make_graph(
     g_rebuilt = not (lm_words.is_file() and (lm_dir / "G.fst").is_file() and file_sha256(lm_words) == hashes["lang/words.txt"])
     G = compile_g(lm_dir, lang_dir / "words.txt") if g_rebuilt else read_fst(lm_dir / "G.fst")
     t_g = time.time()
-    LG = compose_lg(L_disambig, G)
+    LG = compose_lg(L_disambig, G, words_stay_on_phones=(kind == "hlg"))
     t_lg = time.time()
     tokens = None
     model_desc = None
@@ -142,6 +145,7 @@ def make_graph(
     t_end = time.time()
     info = {
         "kind": kind,
+        "construction": CONSTRUCTION[kind],
         "lang": str(lang_dir),
         "lm": str(lm_dir),
         "model": str(model_dir) if model_dir else None,
