@@ -12,7 +12,9 @@ tree_rss_kib() {  # sum of RSS (KiB) of $1 and all its descendants
     children=$(for p in $frontier; do pgrep -P "$p" || true; done | tr '\n' ' ')
     pids="$pids $children"; frontier=${children% }
   done
-  ps -o rss= -p "$(echo $pids | tr ' ' ',')" 2>/dev/null | awk '{s += $1} END {print s + 0}'
+  # || true: the tree may end between the caller's kill -0 and this ps (pipefail + set -e would
+  # end this script silently, without its report line)
+  { ps -o rss= -p "$(echo $pids | tr ' ' ',')" 2>/dev/null || true; } | awk '{s += $1} END {print s + 0}'
 }
 
 start=$(date +%s)

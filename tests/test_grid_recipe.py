@@ -80,6 +80,19 @@ def test_stage0_writes_the_contract_index_and_delegates(recipe):
                     "--results", str(recipe["exp"] / "RESULTS.md")]
 
 
+
+def test_extra_seeds_reach_the_pipeline(recipe):
+    root = recipe["root"]
+    proc = subprocess.run(
+        ["bash", str(ROOT / "egs/grid/run.sh"), "--corpus-dir", str(recipe["corpus"]), "--data", str(recipe["data"]),
+         "--exp", str(recipe["exp"]), "--pipeline", str(root / "pipeline.sh"), "--stage", "1", "--stop-stage", "3",
+         "--nj", "1", "--extra-seeds", "2 3"],
+        capture_output=True, text=True, env=_env(), timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    args = (root / "pipeline_args.txt").read_text().split("\n")[:-1]
+    assert args[args.index("--extra-seeds") + 1] == "2 3"
+
 def test_stages_1_to_3_on_the_real_clips(recipe):
     data = recipe["data"]
     test = CutSet.from_file(data / "fbank" / "grid_cuts_test.jsonl.gz")

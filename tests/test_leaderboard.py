@@ -51,8 +51,9 @@ def write_summary(exp: Path, system: str, set_name: str, word_err: list[int], fr
 
 
 def write_e2e(exp: Path, system: str, fusion: str, set_name: str, method: str, wrong_words: int,
-              model: str = "ctc_attention", dropped: str = "", failures: int = 0) -> None:
-    """Each utterance: the first ``wrong_words`` words substituted by "red"."""
+              model: str = "ctc_attention", dropped: str = "", failures: int = 0, recorded_as: str = "") -> None:
+    """Each utterance: the first ``wrong_words`` words substituted by "red". ``recorded_as``: the
+    system name score.json records (a seed run's: its main system's name)."""
     d = exp / system / "decode_epoch5_avg2" / (set_name + (f"_no-{dropped}" if dropped else "")) / method
     d.mkdir(parents=True, exist_ok=True)
     (d / "ref.txt").write_text("".join(f"{u} {' '.join(WORDS)}\n" for u in utts()))
@@ -62,7 +63,7 @@ def write_e2e(exp: Path, system: str, fusion: str, set_name: str, method: str, w
     modality = {"audio": "A", "video": "V"}.get(fusion, "AV")
     if dropped:
         modality = {"audio": "V", "video": "A"}[dropped] + f"(of {modality}-{fusion})"
-    rec = {"system": system, "model": model, "fusion": fusion, "modality": modality,
+    rec = {"system": recorded_as or system, "model": model, "fusion": fusion, "modality": modality,
            "test_set": set_name, "base_set": base, "noise": cond.noise, "snr": cond.snr, "method": method, "epoch": 5,
            "avg": 2, "wer": 100.0 * wrong_words / 6, "errors": wrong_words * NUM_UTTS, "ref_words": 6 * NUM_UTTS,
            "ins": 0, "dels": 0, "subs": wrong_words * NUM_UTTS, "num_utts": NUM_UTTS, "rtf": 0.01, "options": {},
@@ -206,7 +207,7 @@ def test_claims_dev_selection_control_and_seeds(board) -> None:
     assert "chosen on dev clean: WER 0.0 %" in hybrid[0] and "no no-video ablation of hybrid_concat" in hybrid[0]
     assert "speaker-cluster bootstrap over 3 speakers; utterance bootstrap: P = 1.000" in hybrid[0]
     # seeds: concat_seed2 is better only for speaker s1 at 0 dB... and audio_seed2 matches audio
-    assert "Over 2 seeds (7, 2): holds (significant) in " in hybrid[0] and "relative change over seeds: mean" in hybrid[0]
+    assert "Over 2 seeds (main, 2): holds (significant) in " in hybrid[0] and "relative change over seeds: mean" in hybrid[0]
     ctc = [ln for ln in lines if "own no-video ablation" in ln and "CTC+attention" in ln]
     assert ctc and all("(no dev scores: none is chosen)" in ln for ln in ctc)
     assert "ctc_att_av_bilinear / ctc_prefix_beam (no-video)" in ctc[0] and "**holds**" in ctc[0]
@@ -283,3 +284,18 @@ def test_record_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert path.read_text() == "python steps/train_e2e.py --set 'a b=1' --exp-dir x\n"
     monkeypatch.setenv("RANK", "1")  # torchrun worker: rank 0 alone writes
     assert record_command(tmp_path / "other", ["x.py"]) is None and not (tmp_path / "other").exists()
+
+
+def test_e2e_seed_runs_stay_rows_of_their_own(tmp_path: Path) -> None:
+    """run.sh --extra-seeds decodes a seed's model in seed_runs/seed<N>/<system> (score.json says
+    <system>) and links it as <system>_seed<N>: it must not merge into the main row."""
+    exp = tmp_path / "exp"
+    write_e2e(exp, "ctc_att_a", "audio", "test", "ctc_greedy", 1)
+    seed_dir = exp / "seed_runs" / "seed2"
+    write_e2e(seed_dir, "ctc_att_a", "audio", "test", "ctc_greedy", 4)
+    (exp / "ctc_att_a_seed2").symlink_to(Path("seed_runs") / "seed2" / "ctc_att_a")
+    rows = {(r.system, r.seed): r for r in collect_rows(exp)}
+    assert set(rows) == {("ctc_att_a", None), ("ctc_att_a_seed2", 2)}
+    test = parse_set_name("test")[1]
+    assert rows[("ctc_att_a", None)].rate(test, "wer") == pytest.approx(100 / 6)
+    assert rows[("ctc_att_a_seed2", 2)].rate(test, "wer") == pytest.approx(400 / 6)

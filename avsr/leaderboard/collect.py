@@ -205,7 +205,10 @@ def collect_e2e(exp: Path, split: str, lexicon: Optional["Lexicon"]) -> list[Sys
             set_dir = path.parent.parent.name
             dropped = set_dir.split("_no-", 1)[1] if "_no-" in set_dir else None
             method = rec.get("method") or path.parent.name
-            system = rec.get("system") or decode_dir.parent.name
+            # the system dir's name, not score.json's "system": a seed run's models are decoded
+            # as <exp>/seed_runs/seed<N>/<system> and linked as <exp>/<system>_seed<N> (their
+            # score.json says <system>); taking that name would merge them into the main row
+            system = decode_dir.parent.name
             key = f"{system} / {method}" + (f" (no-{dropped})" if dropped else "")
             if key not in rows:
                 fusion = rec.get("fusion")

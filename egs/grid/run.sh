@@ -20,6 +20,7 @@ test_per_speaker=    # overlapped: empty = derived from each speaker's clip coun
 dev_per_speaker=
 modality=av
 preset=              # default: small for --split overlapped (a few hundred clips per speaker), else default
+extra_seeds=         # training seeds of extra runs of every system (top-level run.sh --extra-seeds)
 e2e_init_from=       # exp dir of a trained run whose ctc_att_a / ctc_att_v start the E2E models (pre-training)
 seed=1234
 nj=2
@@ -49,6 +50,8 @@ Options:
   --preset P            the pipeline's preset (default: small for --split overlapped, else default)
   --e2e-init-from DIR   start the E2E A and V models' front-end + encoder from DIR/ctc_att_{a,v} (e.g. the
                         embedded run's exp: embedded pre-training, real fine-tuning)
+  --extra-seeds 'N ..'  retrain and re-score every system with each extra training seed (the pipeline's
+                        --extra-seeds: the leaderboard adds mean ± sd over seeds, per-claim seed counts)
   --data DIR, --exp DIR output dirs (default $data, $exp; relative to egs/grid)
   --results FILE        the leaderboard (default: egs/grid/RESULTS.md with the default --exp, else <exp>/RESULTS.md)
   --pipeline FILE       the pipeline stages 1+ are delegated to (default: the top-level run.sh)
@@ -119,5 +122,5 @@ if [[ $stop_stage -ge 1 ]]; then
   log "Stages $first-$stop_stage: the top-level pipeline ($pipeline) on --corpus $corpus"
   RUN_COMMAND="$run_command" "$pipeline" --corpus "$corpus" --data "$data_abs" --exp "$exp_abs" --stage "$first" \
     --stop-stage "$stop_stage" --modality "$modality" --lexicon "$data_abs/local/$corpus/lexicon.txt" --grammar grid \
-    --preset "$preset" ${e2e_init_from:+--e2e-init-from "$e2e_init_from"} --nj "$nj" --seed "$seed" --results "$results"
+    --preset "$preset" ${e2e_init_from:+--e2e-init-from "$e2e_init_from"} ${extra_seeds:+--extra-seeds "$extra_seeds"} --nj "$nj" --seed "$seed" --results "$results"
 fi
