@@ -27,6 +27,7 @@ def test_curves_continue_the_source_model_and_plot(tmp_path: Path) -> None:
     write_system(exp, "ctc_att_av_bilinear", [(50, 50, "8.0", "4.0"), (50, 100, "6.0", "")], init_from="ctc_att_a")
     write_system(exp, "transducer_a", [(50, 50, "9.0", "")], init_from="ctc_att_a")
     (exp / "hybrid_audio").mkdir()  # not an E2E system: ignored
+    write_system(exp, "ctc_att_a_seed2", [(50, 50, "41.0", "31.0")])  # a seed run (--extra-seeds): not plotted
     curves = {c.system: c for c in collect_curves(exp)}
     assert set(curves) == {"ctc_att_a", "ctc_att_av_bilinear", "transducer_a"}
     assert curves["ctc_att_a"].steps == [50, 100] and curves["ctc_att_a"].wer == [30.0, 5.0]

@@ -53,10 +53,15 @@ def _init_source(system_dir: Path) -> Optional[Path]:
 
 
 def collect_curves(exp: PathLike) -> list[Curve]:
-    """One curve per E2E system directory of ``exp`` that has ``log/epochs.csv``."""
+    """One curve per E2E system directory of ``exp`` that has ``log/epochs.csv``; seed runs
+    (``<system>_seed<N>``, run.sh --extra-seeds) are left out: one plot, the main run's curves."""
+    from avsr.leaderboard.records import split_seed
+
     exp = Path(exp)
     raw = {}
     for path in sorted(exp.glob("*/log/epochs.csv")):
+        if split_seed(path.parent.parent.name)[1] is not None:
+            continue
         if (path.parent.parent / "config.yaml").is_file():
             raw[path.parent.parent] = _read_epochs(path)
     by_name = {d.name: d for d in raw}
