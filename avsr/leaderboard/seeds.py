@@ -23,7 +23,8 @@ def seed_table(rows: Sequence[SystemRow], metric: str = "wer") -> str:
     groups = []
     for r in main:
         runs = [r] + [s for s in extra if s.base_key == r.key and s.dropped == r.dropped]
-        if len(runs) > 1:
+        # rows without a single rate of this metric (e.g. token searches scored by PER only) are left out
+        if len(runs) > 1 and any(x.rate(c, metric) is not None for x in runs for c in x.scores):
             groups.append((r, runs))
     if not groups:
         return ""
