@@ -80,12 +80,13 @@ ctc_att_train_opts=${ctc_att_train_opts:-}   # presets may add train_e2e.py opti
 [[ -n $sync_policy ]] || sync_policy=${preset_sync_policy:-keep}
 [[ -n $extra_seeds ]] || extra_seeds=${preset_extra_seeds:-}
 [[ $extra_seeds == none ]] && extra_seeds=
+seen_seeds=" "
 for s in $extra_seeds; do
   [[ $s =~ ^[1-9][0-9]*$ ]] || { echo "error: --extra-seeds '$extra_seeds': '$s' is not a positive integer" >&2; exit 1; }
+  [[ $seen_seeds != *" $s "* ]] || { echo "error: --extra-seeds '$extra_seeds': a seed is given twice" >&2; exit 1; }
+  [[ $s != "$seed" ]] || { echo "error: --extra-seeds '$extra_seeds': $seed is the main run's seed (--seed)" >&2; exit 1; }
+  seen_seeds+="$s "
 done
-[[ $(tr ' ' '\n' <<< "$extra_seeds" | grep -c .) -eq $(tr ' ' '\n' <<< "$extra_seeds" | grep . | sort -u | wc -l) ]] || {
-  echo "error: --extra-seeds '$extra_seeds': a seed is given twice" >&2; exit 1; }
-[[ " $extra_seeds " != *" $seed "* ]] || { echo "error: --extra-seeds '$extra_seeds': $seed is the main run's seed (--seed)" >&2; exit 1; }
 case $sync_policy in keep|drop|shift) ;; *) echo "error: --sync-policy $sync_policy: expected keep, drop or shift" >&2; exit 1 ;; esac
 case $modality in av|audio) ;; *) echo "error: --modality $modality: expected av or audio" >&2; exit 1 ;; esac
 case $e2e_unit in phone|bpe) ;; *) echo "error: --e2e-unit $e2e_unit: expected phone or bpe" >&2; exit 1 ;; esac
