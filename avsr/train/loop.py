@@ -33,6 +33,7 @@ from avsr.train.data import FeatureCache, SpecAugment, bucketing_batches, collat
 from avsr.train.distributed import DistInfo, all_reduce_sum, barrier, min_over_ranks
 from avsr.train.noise_aug import OnTheFlyNoise, noise_config
 from avsr.train.speed_aug import SpeedPerturb, speed_config
+from avsr.train.video_aug import VideoFlip, video_flip_config
 from avsr.utils.io import write_json_atomic
 
 PathLike = Union[str, Path]
@@ -56,6 +57,7 @@ class TrainOptions:
     spec_augment_from_epoch: int = 1  # clean, unmasked data first: SpecAugment once off the plateau
     noise: dict = field(default_factory=dict)  # on-the-fly noise (avsr.train.noise_aug.NoiseAugmentConfig)
     speed_perturb: dict = field(default_factory=dict)  # on-the-fly speed perturbation (avsr.train.speed_aug)
+    video_flip: dict = field(default_factory=dict)  # on-the-fly mouth mirroring (avsr.train.video_aug)
     aux_weight: float = 0.0  # frame cross-entropy on alignment labels (avsr.train.frame_labels) ...
     aux_until_epoch: int = 0  # ... for epochs 1..aux_until_epoch
     aux_targets: str = "phone"  # phone (the lang's phones) | pdf (the tree's CD states)
@@ -180,6 +182,8 @@ def train(model: nn.Module, cfg: dict[str, Any], exp_dir: PathLike, train_cache:
         noise = OnTheFlyNoise(noise_cfg, train_cache)
     speed_cfg = speed_config(opts.speed_perturb)
     speed = SpeedPerturb(speed_cfg) if speed_cfg.from_epoch > 0 else None
+    flip_cfg = video_flip_config(opts.video_flip)
+    flip = VideoFlip(flip_cfg) if flip_cfg.prob > 0 else None
     start_epoch, step = 1, 0
     last = latest_epoch(exp_dir)
     if last is not None:
@@ -220,6 +224,7 @@ def train(model: nn.Module, cfg: dict[str, Any], exp_dir: PathLike, train_cache:
         noise_rng = np.random.default_rng([opts.seed, epoch, dist_info.rank, 7])
         use_noise = noise is not None and noise.active(epoch)
         use_speed = speed is not None and speed.active(epoch)
+        flip_rng = np.random.default_rng([opts.seed, epoch, dist_info.rank, 11])  # its own stream: the noise draws stay put
         epoch_augment = augment if epoch >= opts.spec_augment_from_epoch else None
         model.aux_weight = opts.aux_weight if epoch <= opts.aux_until_epoch else 0.0
         model.freeze_encoder = epoch <= opts.freeze_encoder_epochs
@@ -233,6 +238,8 @@ def train(model: nn.Module, cfg: dict[str, Any], exp_dir: PathLike, train_cache:
                 utts = [speed(u, noise_rng) for u in utts]
             if use_noise:
                 utts = [noise.mix(u, noise_rng) for u in utts]
+            if flip is not None:
+                utts = [flip(u, flip_rng) for u in utts]
             batch = collate(utts, tokenize, epoch_augment, audio_fill, video_fill).to(device)
             loss, info = ddp_model(batch)
             optimizer.zero_grad(set_to_none=True)

@@ -5,7 +5,7 @@ hybrid_epochs=12
 ctc_att_epochs=40            # CTC+attention A, from scratch (conf/ctc_attention.yaml train.epochs)
 ctc_att_v_epochs=40            # CTC+attention V, from scratch
 ctc_att_av_epochs=10          # AV models, started from the A and V models (run.sh stage 10)
-transducer_epochs=10          # transducers, started from the CTC+attention model of the same input
+transducer_epochs=16          # transducers, started from the CTC+attention model of the same input
 # E2E token-output searches on the focus sets, besides the graph searches every model gets (HLG
 # 1-best over the grammar and the trigram, HLG n-best + attention; the transducer's LG beam search)
 ctc_att_token_methods="ctc_greedy ctc_prefix_beam attention_beam joint_ctc_attention"
