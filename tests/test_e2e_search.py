@@ -167,6 +167,31 @@ def test_attention_scores_match_stepwise_decoding(ctc_att: CtcAttentionModel) ->
         assert score == pytest.approx(total, abs=1e-9)
 
 
+@torch.no_grad()
+def test_incremental_decoder_step_equals_the_full_prefix_forward() -> None:
+    """The beam search's cached decoder step (2 layers, the memory's keys computed once, rows
+    reordered between steps as beams are, padded frames masked) gives the logits of running the
+    decoder on the whole prefix."""
+    torch.manual_seed(1)
+    m = CtcAttentionModel(6, tiny_frontend(), tiny_encoder(), AttentionDecoderConfig(2, 2, 16, 0.0),
+                          CtcAttentionConfig()).eval().double()
+    enc = torch.randn(1, 7, 8, dtype=torch.float64).expand(3, -1, -1)  # one utterance, 3 hypotheses
+    lens = torch.tensor([6, 6, 6])  # the last frame is padding
+    prefixes = [[m.sos_id], [m.sos_id], [m.sos_id]]
+    memory_kv = m.decoder.memory_keys(enc)
+    cache = None
+    for step_tokens, rows in (([2, 3, 4], None), ([5, 2, 3], [2, 0, 0]), ([4, 4, 2], [1, 2, 0])):
+        if rows is not None:  # beams keep some hypotheses twice and drop others
+            cache = [(k.index_select(0, torch.tensor(rows)), v.index_select(0, torch.tensor(rows))) for k, v in cache]
+            prefixes = [list(prefixes[r]) for r in rows]
+        last = torch.tensor([p[-1] for p in prefixes])
+        logits, cache = m.attention_step(memory_kv, lens, last, cache)
+        full = m.attention_logits(enc, lens, torch.tensor(prefixes))[:, -1]
+        assert torch.allclose(logits, full, atol=1e-10)
+        for p, t in zip(prefixes, step_tokens):
+            p.append(t)
+
+
 @pytest.mark.parametrize("ctc_weight", [0.0, 0.4])
 @torch.no_grad()
 def test_attention_and_joint_beam_search_find_the_brute_force_best(ctc_att: CtcAttentionModel, ctc_weight: float) -> None:

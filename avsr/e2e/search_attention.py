@@ -19,6 +19,7 @@ class _Hyp:
     att: float  # cumulative attention log-prob
     ctc_state: Optional[CtcPrefixState]
     score: float
+    parent: int = 0  # row of the previous step's hypothesis it extends (its decoder cache)
 
 
 @torch.no_grad()
@@ -46,10 +47,17 @@ def attention_beam_search(model: CtcAttentionModel, enc: Tensor, enc_len: int, b
     hyps = [_Hyp([], 0.0, scorer.initial() if scorer else None, 0.0)]
     ended: list[_Hyp] = []
     eos, sos, blank = model.eos_id, model.sos_id, model.blank_id
+    memory_kv = model.decoder.memory_keys(enc)  # [1, H, T, D/H] per layer; every hypothesis shares them
+    cache = None  # the decoder's self-attention keys/values at earlier positions, one row per live hypothesis
     for _ in range(max_len):
-        ys = torch.tensor([[sos] + h.tokens for h in hyps], device=device)
-        logits = model.attention_logits(enc.expand(len(hyps), -1, -1), lens.expand(len(hyps)), ys)
-        att_lp = logits[:, -1].log_softmax(dim=-1).double().cpu()
+        last = torch.tensor([h.tokens[-1] if h.tokens else sos for h in hyps], device=device)
+        if cache is not None:
+            rows = torch.tensor([h.parent for h in hyps], device=device)
+            cache = [(k.index_select(0, rows), v.index_select(0, rows)) for k, v in cache]
+        n = len(hyps)
+        logits, cache = model.attention_step([(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in memory_kv],
+                                             lens.expand(n), last, cache)
+        att_lp = logits.log_softmax(dim=-1).double().cpu()
         att_lp[:, blank] = NEG_INF  # blank is CTC's, never an attention output
         cands: list[_Hyp] = []
         tops = [att_lp[i].topk(min(pre_beam, att_lp.shape[1])).indices.tolist() for i in range(len(hyps))]
@@ -62,9 +70,9 @@ def attention_beam_search(model: CtcAttentionModel, enc: Tensor, enc_len: int, b
                 bonus = length_bonus * (len(h.tokens) + 1)
                 if scorer is not None:
                     score = (1 - ctc_weight) * att + ctc_weight * float(ctc_scores[i][j])
-                    cands.append(_Hyp(h.tokens + [c], att, ctc_states[i][j], score + bonus))
+                    cands.append(_Hyp(h.tokens + [c], att, ctc_states[i][j], score + bonus, i))
                 else:
-                    cands.append(_Hyp(h.tokens + [c], att, None, att + bonus))
+                    cands.append(_Hyp(h.tokens + [c], att, None, att + bonus, i))
             if eos in tops[i]:
                 att = h.att + float(att_lp[i, eos])
                 score = (1 - ctc_weight) * att + ctc_weight * scorer.final(h.ctc_state) if scorer is not None else att

@@ -123,17 +123,22 @@ class CtcPrefixScorer:
         last = np.array([parents[i].last for i, _ in pairs])
         # phi[t]: g emitted by frame t and c may start at t+1 (a repeat of g's last token needs a blank)
         phi = np.where((idx == last)[None, :], pr_b, np.logaddexp(pr_b, pr_n))
-        k = len(pairs)
-        r_n = np.full((self.T, k), NEG_INF)
-        r_b = np.full((self.T, k), NEG_INF)
-        r_n[0] = np.where(last == -1, x[0], NEG_INF)  # only the empty prefix lets c start at frame 0
-        psi = r_n[0].copy()
-        blank = lp[:, self.blank]
+        r_n0 = np.where(last == -1, x[0], NEG_INF)  # only the empty prefix lets c start at frame 0
+        blank = lp[:, self.blank][:, None]
+        # The recursions over time, r_n[t] = logaddexp(r_n[t-1], phi[t-1]) + x[t] and
+        # r_b[t] = logaddexp(r_b[t-1], r_n[t-1]) + blank[t], are linear in probability space, so
+        # they unroll into cumulative sums: with C = cumsum(x), r_n[t] = C[t] + log(exp(r_n[0] - C[0])
+        # + sum_{s=1..t} exp(phi[s-1] - C[s-1])), and likewise r_b with cumsum(blank); one
+        # logaddexp.accumulate per array instead of a Python loop over frames (x floored at -1e4 so
+        # that the cumulative sums stay finite: exp(-1e4) is 0 in float64 anyway).
+        x = np.maximum(x, -1e4)
+        cum_x = np.cumsum(x, axis=0)
         with np.errstate(invalid="ignore"):
-            for t in range(1, self.T):
-                r_n[t] = np.logaddexp(r_n[t - 1], phi[t - 1]) + x[t]
-                r_b[t] = np.logaddexp(r_b[t - 1], r_n[t - 1]) + blank[t]
-                psi = np.logaddexp(psi, phi[t - 1] + x[t])
+            r_n = cum_x + np.logaddexp.accumulate(np.concatenate([(r_n0 - cum_x[0])[None], phi[:-1] - cum_x[:-1]]), axis=0)
+            cum_b = np.cumsum(np.maximum(blank, -1e4), axis=0)
+            r_b = cum_b + np.logaddexp.accumulate(np.concatenate([np.full((1, len(pairs)), NEG_INF), r_n[:-1] - cum_b[:-1]]),
+                                                  axis=0)
+            psi = np.logaddexp(r_n0, np.logaddexp.reduce(phi[:-1] + x[1:], axis=0)) if self.T > 1 else r_n0
         scores: list[Tensor] = []
         states: list[list[CtcPrefixState]] = []
         j = 0

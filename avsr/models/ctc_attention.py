@@ -51,6 +51,58 @@ class AttentionDecoder(nn.Module):
                         memory_key_padding_mask=~memory_mask)
         return self.out(h)
 
+    def memory_keys(self, memory: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """Per layer, the cross-attention keys and values of ``memory`` [B, T, D] as heads
+        [B, H, T, D/H]: what :meth:`step` attends to, computed once per utterance, not per step."""
+        out = []
+        for layer in self.layers.layers:
+            mha = layer.multihead_attn
+            out.append((_heads(_project(mha, memory, 1), mha.num_heads), _heads(_project(mha, memory, 2), mha.num_heads)))
+        return out
+
+    def step(self, memory_kv: list[tuple[Tensor, Tensor]], memory_mask: Tensor, tokens: Tensor,
+             cache: Optional[list[tuple[Tensor, Tensor]]]) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
+        """Incremental decoding for beam search (eval mode): logits [B, V] of the token after each
+        prefix, given the prefixes' last tokens [B], :meth:`memory_keys` and ``cache`` (per layer,
+        the self-attention keys and values of the earlier positions [B, H, U-1, D/H]; None at
+        <sos>). The same function as :meth:`forward` at the prefix's last position; each position's
+        keys are computed once, and the memory's once per utterance."""
+        pos = 0 if cache is None else cache[0][0].shape[2]
+        d = self.out.in_features
+        x = self.embed(tokens)[:, None] + sinusoidal_positions(pos + 1, d, tokens.device)[pos]
+        attend = memory_mask[:, None, None, :]  # True = a real frame (scaled_dot_product_attention's bool mask)
+        new_cache = []
+        for i, layer in enumerate(self.layers.layers):  # pre-norm TransformerDecoderLayer, one position
+            sa, ca = layer.self_attn, layer.multihead_attn
+            h = layer.norm1(x)  # the causal mask lets the new position see itself and every earlier one
+            k, v = _heads(_project(sa, h, 1), sa.num_heads), _heads(_project(sa, h, 2), sa.num_heads)
+            if cache is not None:
+                k, v = torch.cat([cache[i][0], k], dim=2), torch.cat([cache[i][1], v], dim=2)
+            new_cache.append((k, v))
+            x = x + _attend(sa, _heads(_project(sa, h, 0), sa.num_heads), k, v, None)
+            mk, mv = memory_kv[i]
+            x = x + _attend(ca, _heads(_project(ca, layer.norm2(x), 0), ca.num_heads), mk, mv, attend)
+            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm3(x))))
+        return self.out(self.layers.norm(x))[:, 0], new_cache
+
+
+def _project(mha: nn.MultiheadAttention, x: Tensor, which: int) -> Tensor:
+    """The query (0), key (1) or value (2) input projection of a batch-first MultiheadAttention."""
+    d = mha.embed_dim
+    return nn.functional.linear(x, mha.in_proj_weight[which * d:(which + 1) * d], mha.in_proj_bias[which * d:(which + 1) * d])
+
+
+def _heads(x: Tensor, num_heads: int) -> Tensor:
+    b, t, d = x.shape
+    return x.view(b, t, num_heads, d // num_heads).transpose(1, 2)
+
+
+def _attend(mha: nn.MultiheadAttention, q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor]) -> Tensor:
+    """Heads [B, H, 1, D/H] attending over k, v → the module's output projection [B, 1, D]."""
+    out = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    b, h, t, dh = out.shape
+    return mha.out_proj(out.transpose(1, 2).reshape(b, t, h * dh))
+
 
 @dataclass
 class CtcAttentionConfig:
@@ -80,6 +132,14 @@ class CtcAttentionModel(E2EEncoderModel):
                          ys_mask: Optional[Tensor] = None) -> Tensor:
         memory_mask = torch.arange(encodings.shape[1], device=encodings.device)[None, :] < enc_lengths[:, None]
         return self.decoder(encodings, memory_mask, ys_in, ys_mask)
+
+    def attention_step(self, memory_kv: list[tuple[Tensor, Tensor]], enc_lengths: Tensor, tokens: Tensor,
+                       cache: Optional[list[tuple[Tensor, Tensor]]]) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
+        """One incremental decoder step over ``self.decoder.memory_keys(encodings)`` (see
+        :meth:`AttentionDecoder.step`): next-token logits [B, V] and the new cache."""
+        frames = memory_kv[0][0].shape[2]
+        memory_mask = torch.arange(frames, device=tokens.device)[None, :] < enc_lengths[:, None]
+        return self.decoder.step(memory_kv, memory_mask, tokens, cache)
 
     def forward(self, batch: Batch, drop: Optional[str] = None) -> tuple[Tensor, dict[str, float]]:
         """→ (λ·CTC + (1−λ)·attention, summed over utterances; per-part sums for logging)."""

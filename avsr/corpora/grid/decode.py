@@ -74,6 +74,7 @@ class System:
     members: tuple[str, ...] = ()  # posterior average: the member model dirs
     avg: int = 1  # E2E: checkpoints averaged
     hlg: Optional[Path] = None  # E2E: the run's GRID-grammar word graph, HLG (CTC+attention) or LG (transducer)
+    hlg_kind: str = "hlg"  # E2E: which of the two ``hlg`` is (e2e_graph_kind)
     extra: dict = field(default_factory=dict)
 
 
@@ -85,6 +86,14 @@ def system_family(name: str) -> str:
     if name.startswith(("ctc_att_", "transducer_")):
         return "e2e"
     raise ValueError(f"unknown system {name!r}: expected mono, tri, hybrid_*, ctc_att_* or transducer_*")
+
+
+def e2e_graph_kind(model_dir: Path) -> str:
+    """The word graph an E2E model searches: "lg" for a transducer, "hlg" for CTC+attention (its
+    config.yaml's ``model``, whatever the directory is called)."""
+    from avsr.utils.config import load_yaml
+
+    return "lg" if load_yaml(model_dir / "config.yaml").get("model") == "transducer" else "hlg"
 
 
 def system_modality(name: str) -> str:
@@ -187,8 +196,8 @@ def find_systems(exp: PathLike, model_root: Optional[PathLike] = None) -> tuple[
             if not (d / "config.yaml").is_file() or not any(d.glob("*.pt")):
                 skipped[d.name] = "no config.yaml / checkpoints (not trained)"
                 continue
-            hlg = _grid_hlg(exp, d, "hlg" if d.name.startswith("ctc_att_") else "lg")
-            systems.append(System(d.name, family, mod, d, avg=_e2e_avg(d), hlg=hlg))
+            kind = e2e_graph_kind(d)
+            systems.append(System(d.name, family, mod, d, avg=_e2e_avg(d), hlg=_grid_hlg(exp, d, kind), hlg_kind=kind))
     systems.sort(key=lambda s: (FAMILY_ORDER[s.family], s.name))
     return systems, skipped
 
@@ -289,7 +298,7 @@ def decode_e2e(system: System, shadow: Path, data_dir: Path, corpus: str, set_na
                                     video_input=video_input)}
     records = decode_sets(shadow, cache, None, None, system.avg, None, SearchOptions(beam=beam))
     if system.hlg is not None:  # words through the run's GRID-grammar graph: HLG (CTC) or LG (transducer)
-        if system.name.startswith("ctc_att_"):
+        if system.hlg_kind == "hlg":
             graph_method, opts = "hlg_1best", SearchOptions(beam=beam, hlg_dir=str(system.hlg))
         else:
             graph_method, opts = "fst_beam", SearchOptions(beam=beam, lg_dir=str(system.hlg))
