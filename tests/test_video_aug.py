@@ -34,5 +34,7 @@ def test_flip_probability_and_audio_only_utterances() -> None:
     assert 150 < sum(draws) < 250
     with pytest.raises(ValueError, match="video_flip"):
         VideoFlip(VideoFlipConfig(prob=1.5))
+    with pytest.raises(ValueError, match="video_flip"):  # a negative prob is an error, not "off"
+        video_flip_config({"prob": -0.5})
     with pytest.raises(AvsrInputError, match="video_flip"):
         video_flip_config({"probability": 0.5})

@@ -23,6 +23,10 @@ from avsr.video.roi import zigzag_indices
 class VideoFlipConfig:
     prob: float = 0.0  # 0 = never
 
+    def __post_init__(self) -> None:  # here, not in VideoFlip: the loop builds no VideoFlip for prob <= 0
+        if not 0.0 <= float(self.prob) <= 1.0:
+            raise ValueError(f"train.video_flip.prob must be in [0, 1], got {self.prob}")
+
 
 @functools.lru_cache(maxsize=8)
 def dct_mirror_signs(num_coeffs: int) -> np.ndarray:
@@ -43,8 +47,6 @@ def mirror_video(roi: np.ndarray) -> np.ndarray:
 
 class VideoFlip:
     def __init__(self, cfg: VideoFlipConfig) -> None:
-        if not 0.0 <= float(cfg.prob) <= 1.0:
-            raise ValueError(f"train.video_flip.prob must be in [0, 1], got {cfg.prob}")
         self.prob = float(cfg.prob)
 
     def __call__(self, utt: Utterance, rng: np.random.Generator) -> Utterance:
