@@ -80,3 +80,12 @@ def test_waveforms_are_required() -> None:
     u.samples = None
     with pytest.raises(AvsrInputError, match="needs waveforms"):
         OnTheFlyNoise(NoiseAugmentConfig(from_epoch=1), FakeCache([u]))
+
+
+@pytest.mark.parametrize("values, field", [
+    ({"from_epoch": -1}, "from_epoch"), ({"prob": 1.5}, "prob"), ({"snr_db": [10.0, 0.0]}, "snr_db"),
+    ({"snr_db": [5.0]}, "snr_db"), ({"types": ["pink"]}, "types"), ({"babble_talkers": [0, 2]}, "babble_talkers"),
+])
+def test_bad_settings_are_refused_even_while_off(values: dict, field: str) -> None:
+    with pytest.raises(AvsrInputError, match=f"train.noise.{field}"):
+        NoiseAugmentConfig(**values)  # from_epoch 0 (off) unless given

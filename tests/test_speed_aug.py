@@ -38,4 +38,8 @@ def test_factor_one_is_the_same_utterance_and_bad_factors_are_refused() -> None:
     u = utterance()
     assert SpeedPerturb(SpeedPerturbConfig(from_epoch=1, factors=[1.0]))(u, np.random.default_rng(0)) is u
     with pytest.raises(AvsrInputError, match="factors"):
-        SpeedPerturb(SpeedPerturbConfig(from_epoch=1, factors=[3.0]))
+        SpeedPerturbConfig(from_epoch=1, factors=[3.0])
+    with pytest.raises(AvsrInputError, match="factors"):  # refused even while off: a typo is not silently ignored
+        SpeedPerturbConfig(from_epoch=0, factors=[])
+    with pytest.raises(AvsrInputError, match="from_epoch"):  # negative is not a way to say "never"
+        SpeedPerturbConfig(from_epoch=-1)

@@ -37,14 +37,26 @@ class NoiseAugmentConfig:
     types: list = field(default_factory=lambda: list(NOISE_TYPES))
     babble_talkers: list = field(default_factory=lambda: [3, 6])  # inclusive range
 
+    def __post_init__(self) -> None:  # here, not in OnTheFlyNoise: the loop builds none when from_epoch is 0
+        problem = None
+        if int(self.from_epoch) < 0:
+            problem = f"from_epoch must be >= 0 (0 = never), got {self.from_epoch}"
+        elif not 0.0 <= float(self.prob) <= 1.0:
+            problem = f"prob must be in [0, 1], got {self.prob}"
+        elif len(self.snr_db) != 2 or float(self.snr_db[0]) > float(self.snr_db[1]):
+            problem = f"snr_db must be [low, high] with low <= high, got {self.snr_db!r}"
+        elif not self.types or any(t not in NOISE_TYPES for t in self.types):
+            problem = f"types: {self.types!r}; choose from {NOISE_TYPES}"
+        elif len(self.babble_talkers) != 2 or not 1 <= int(self.babble_talkers[0]) <= int(self.babble_talkers[1]):
+            problem = f"babble_talkers must be [low, high] with 1 <= low <= high, got {self.babble_talkers!r}"
+        if problem:
+            raise AvsrInputError(None, f"train.noise.{problem}")
+
 
 class OnTheFlyNoise:
     """Mixes noise into utterances of a cache that holds waveforms (``FeatureCache(load_audio=True)``)."""
 
     def __init__(self, cfg: NoiseAugmentConfig, cache: FeatureCache) -> None:
-        bad = [t for t in cfg.types if t not in NOISE_TYPES]
-        if bad or not cfg.types:
-            raise AvsrInputError(None, f"train.noise.types: {cfg.types!r}; choose from {NOISE_TYPES}")
         missing = [i for i in cache.ids() if cache.utts[i].samples is None]
         if missing:
             raise AvsrInputError(None, f"on-the-fly noise needs waveforms: {len(missing)} utterances have none "

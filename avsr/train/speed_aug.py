@@ -26,6 +26,12 @@ class SpeedPerturbConfig:
     from_epoch: int = 0  # 0 = never
     factors: list = field(default_factory=lambda: [0.9, 1.0, 1.1])
 
+    def __post_init__(self) -> None:  # here, not in SpeedPerturb: the loop builds none when from_epoch is 0
+        if int(self.from_epoch) < 0:
+            raise AvsrInputError(None, f"train.speed_perturb.from_epoch must be >= 0 (0 = never), got {self.from_epoch}")
+        if not self.factors or any(not 0.5 <= float(f) <= 2.0 for f in self.factors):
+            raise AvsrInputError(None, f"train.speed_perturb.factors must be in [0.5, 2], got {self.factors!r}")
+
 
 def _retime(frames: Optional[np.ndarray], new_len: int) -> Optional[np.ndarray]:
     """``frames`` [T, ...] → [new_len, ...] by nearest frame (video crops, DCT or labels)."""
@@ -37,8 +43,6 @@ def _retime(frames: Optional[np.ndarray], new_len: int) -> Optional[np.ndarray]:
 
 class SpeedPerturb:
     def __init__(self, cfg: SpeedPerturbConfig) -> None:
-        if not cfg.factors or any(not 0.5 <= float(f) <= 2.0 for f in cfg.factors):
-            raise AvsrInputError(None, f"train.speed_perturb.factors must be in [0.5, 2], got {cfg.factors!r}")
         self.cfg = cfg
         # factor f plays f times faster: resample by (1/f) as a small rational up/down
         self.ratios = {float(f): Fraction(1.0 / float(f)).limit_denominator(40) for f in cfg.factors}
