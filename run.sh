@@ -76,6 +76,7 @@ command_line="${RUN_COMMAND:-./run.sh${*:+ $*}}"   # for RESULTS.md (egs recipes
 [[ -f conf/presets/$preset.sh ]] || { echo "error: conf/presets/$preset.sh: no such preset (tiny | default | full | small)" >&2; exit 1; }
 . "conf/presets/$preset.sh"
 ctc_att_train_opts=${ctc_att_train_opts:-}   # presets may add train_e2e.py options for the A and V models
+ctc_att_av_train_opts=${ctc_att_av_train_opts:-}   # ... and for the AV models (started from A and V)
 [[ -z $e2e_init_from || -d $e2e_init_from/ctc_att_a ]] || { echo "error: --e2e-init-from $e2e_init_from: no ctc_att_a model there" >&2; exit 1; }
 [[ -n $sync_policy ]] || sync_policy=${preset_sync_policy:-keep}
 [[ -n $extra_seeds ]] || extra_seeds=${preset_extra_seeds:-}
@@ -298,9 +299,10 @@ ctc_att_train_stage() {
     $ctc_att_train_opts "${init_v[@]}"
   wait_all
   for v in concat bilinear; do
+    # shellcheck disable=SC2086
     spawn "$exp/log/ctc_att_av_$v.train.out" train_e2e ctc_attention "$exp/ctc_att_av_$v" "$v" "$ctc_att_av_epochs" \
       --dev-hlg "$hlg_main" --set train.aux_weight=0 --set train.noise.from_epoch=1 --init-from "$exp/ctc_att_a:frontend.audio.,encoder.,ctc_head.,decoder." \
-      --init-from "$exp/ctc_att_v:frontend.video." --init-fusion-from "$exp/ctc_att_a"
+      --init-from "$exp/ctc_att_v:frontend.video." --init-fusion-from "$exp/ctc_att_a" $ctc_att_av_train_opts
   done
   wait_all
 }
@@ -363,7 +365,7 @@ system_stages() {  # key_sys = the stages' option key
   run_stage 8 "hybrid DNNs (A, V, fusion family)" "$key_sys $hybrid_epochs $(inputs_key conf/hybrid_*.yaml)" hybrid_train_stage
   run_stage 9 "hybrid scoring: frame PER, WER, PER" "$key_sys $hybrid_epochs $test_sets_all $(inputs_key conf/hybrid_*.yaml)" hybrid_score_stage
   run_stage 10 "CTC+attention training ($e2e_unit units)" \
-    "$key_sys e2e_unit=$e2e_unit $ctc_att_epochs $ctc_att_v_epochs $ctc_att_av_epochs $ctc_att_train_opts init=$e2e_init_from $(inputs_key conf/ctc_attention.yaml)" \
+    "$key_sys e2e_unit=$e2e_unit $ctc_att_epochs $ctc_att_v_epochs $ctc_att_av_epochs $ctc_att_train_opts $ctc_att_av_train_opts init=$e2e_init_from $(inputs_key conf/ctc_attention.yaml)" \
     ctc_att_train_stage
   run_stage 11 "CTC+attention decoding" "$key_sys e2e_unit=$e2e_unit $ctc_att_epochs $ctc_att_v_epochs $ctc_att_av_epochs $e2e_avg $ctc_att_token_methods $(inputs_key conf/ctc_attention.yaml) dev $test_sets_all" \
     ctc_att_decode_stage

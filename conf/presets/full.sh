@@ -4,7 +4,8 @@
 hybrid_epochs=12
 ctc_att_epochs=40            # CTC+attention A, from scratch (conf/ctc_attention.yaml train.epochs)
 ctc_att_v_epochs=40            # CTC+attention V, from scratch
-ctc_att_av_epochs=10          # AV models, started from the A and V models (run.sh stage 10)
+ctc_att_av_epochs=15          # AV models, started from the A and V models (run.sh stage 10)
+ctc_att_av_train_opts="--set train.lr=5e-4"   # fine-tuning: a quarter of the from-scratch peak lr (preset default)
 transducer_epochs=16          # transducers, started from the CTC+attention model of the same input
 # E2E token-output searches on the focus sets, besides the graph searches every model gets (HLG
 # 1-best over the grammar and the trigram, HLG n-best + attention; the transducer's LG beam search)
