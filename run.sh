@@ -77,6 +77,8 @@ command_line="${RUN_COMMAND:-./run.sh${*:+ $*}}"   # for RESULTS.md (egs recipes
 . "conf/presets/$preset.sh"
 ctc_att_train_opts=${ctc_att_train_opts:-}   # presets may add train_e2e.py options for the A and V models
 ctc_att_av_train_opts=${ctc_att_av_train_opts:-}   # ... and for the AV models (started from A and V)
+transducer_av_from_a=${transducer_av_from_a:-false}   # true: AV transducers also start from transducer A's predictor + joiner
+transducer_av_train_opts=${transducer_av_train_opts:-}   # presets may add train_e2e.py options for the AV transducers
 [[ -z $e2e_init_from || -d $e2e_init_from/ctc_att_a ]] || { echo "error: --e2e-init-from $e2e_init_from: no ctc_att_a model there" >&2; exit 1; }
 [[ -n $sync_policy ]] || sync_policy=${preset_sync_policy:-keep}
 [[ -n $extra_seeds ]] || extra_seeds=${preset_extra_seeds:-}
@@ -307,13 +309,23 @@ ctc_att_train_stage() {
   wait_all
 }
 # Transducers start from the CTC+attention model of the same input (front-end, encoder, CTC head);
-# the prediction network and joiner are new.
+# the prediction network and joiner are new, or (transducer_av_from_a=true) an AV transducer's
+# are transducer A's: then A and V train first, the AV models after them.
 transducer_train_stage() {
-  local v
+  local v name extra waited=false
   for v in $e2e_variants; do
-    spawn "$exp/log/transducer_${v%%:*}.train.out" train_e2e transducer "$exp/transducer_${v%%:*}" "${v#*:}" \
+    name=${v%%:*} extra=()
+    if [[ $name == av_* ]]; then
+      if [[ $transducer_av_from_a == true ]]; then
+        $waited || { wait_all; waited=true; }   # transducer A must be trained first
+        extra=(--init-from "$exp/transducer_a:predictor.,joiner.")
+      fi
+      # shellcheck disable=SC2206  # the preset's extra options split into words
+      extra+=($transducer_av_train_opts)
+    fi
+    spawn "$exp/log/transducer_$name.train.out" train_e2e transducer "$exp/transducer_$name" "${v#*:}" \
       "$transducer_epochs" --dev-lg "$lg_main" --set train.aux_weight=0 --set train.noise.from_epoch=1 \
-      --init-from "$exp/ctc_att_${v%%:*}:frontend.,encoder.,ctc_head."
+      --init-from "$exp/ctc_att_$name:frontend.,encoder.,ctc_head." "${extra[@]}"
   done
   wait_all
 }
@@ -369,7 +381,7 @@ system_stages() {  # key_sys = the stages' option key
     ctc_att_train_stage
   run_stage 11 "CTC+attention decoding" "$key_sys e2e_unit=$e2e_unit $ctc_att_epochs $ctc_att_v_epochs $ctc_att_av_epochs $e2e_avg $ctc_att_token_methods $(inputs_key conf/ctc_attention.yaml) dev $test_sets_all" \
     ctc_att_decode_stage
-  run_stage 12 "transducer training" "$key_sys e2e_unit=$e2e_unit $transducer_epochs $(inputs_key conf/transducer.yaml)" \
+  run_stage 12 "transducer training" "$key_sys e2e_unit=$e2e_unit $transducer_epochs av_from_a=$transducer_av_from_a $transducer_av_train_opts $(inputs_key conf/transducer.yaml)" \
     transducer_train_stage
   run_stage 13 "transducer decoding" "$key_sys e2e_unit=$e2e_unit $transducer_epochs $e2e_avg $transducer_token_methods $(inputs_key conf/transducer.yaml) dev $test_sets_all" \
     transducer_decode_stage

@@ -12,6 +12,8 @@ ctc_att_v_epochs=25          # CTC+attention V, from scratch (trains beside A: n
 ctc_att_av_epochs=15         # AV models, started from the A and V models (run.sh stage 10)
 ctc_att_av_train_opts="--set train.lr=5e-4"
 transducer_epochs=12         # transducers, started from the CTC+attention model of the same input
+transducer_av_from_a=true     # AV transducers: predictor + joiner from transducer A, lr 5e-4 (started at 3e-3 with a
+transducer_av_train_opts="--set train.lr=5e-4"   # new predictor, AV-concat was worse than A on clean speech)
 # E2E token-output searches on the focus sets, besides the graph searches every model gets (HLG
 # 1-best over the grammar and the trigram, HLG n-best + attention; the transducer's LG beam search)
 ctc_att_token_methods="ctc_greedy joint_ctc_attention"
