@@ -5,7 +5,7 @@ hybrid_epochs=12
 ctc_att_epochs=40            # CTC+attention A, from scratch (conf/ctc_attention.yaml train.epochs)
 ctc_att_v_epochs=40            # CTC+attention V, from scratch
 ctc_att_av_epochs=15          # AV models, started from the A and V models (run.sh stage 10)
-ctc_att_av_train_opts="--set train.lr=5e-4"   # fine-tuning: a quarter of the from-scratch peak lr (preset default)
+ctc_att_av_train_opts="--set train.lr=5e-4"   # fine-tuning: a quarter of the from-scratch peak lr (as in the default preset)
 transducer_epochs=16          # transducers, started from the CTC+attention model of the same input
 transducer_av_from_a=true     # AV transducers: predictor + joiner from transducer A, lr 5e-4 (started at 3e-3 with a
 transducer_av_train_opts="--set train.lr=5e-4"   # new predictor, AV-concat was worse than A on clean speech)
