@@ -5,6 +5,7 @@
 - fst_beam_search against brute force: with a wide beam its best sentence is the argmax of
   (log-sum over one-symbol-per-frame alignments) - graph cost over the graph's language, and a
   graph whose shortest sentence cannot fit into the frames gives a flagged partial result.
+- predictor dropout: active only while training, no parameters, and none at all at 0.
 """
 from __future__ import annotations
 
@@ -60,6 +61,23 @@ def tiny_transducer(vocab: int) -> TransducerModel:
     with torch.no_grad():
         model.joiner.out.weight.mul_(4.0)
     return model.eval().double()
+
+
+def test_predictor_dropout_only_while_training() -> None:
+    fe = FrontendConfig(fusion="audio", audio_channels=4, audio_dim=8, output_dim=8, dropout=0.0)
+    enc = ConformerConfig(d_model=8, num_heads=2, ffn_dim=16, num_layers=1, kernel_size=3, dropout=0.0)
+    plain = TransducerModel(6, fe, enc, TransducerConfig(predictor_dim=8, context_size=2, joiner_dim=8))
+    dropped = TransducerModel(6, fe, enc, TransducerConfig(predictor_dim=8, context_size=2, joiner_dim=8, predictor_dropout=0.5))
+    assert isinstance(plain.predictor.dropout, torch.nn.Identity)  # draws no random numbers
+    assert plain.state_dict().keys() == dropped.state_dict().keys()  # checkpoints interchange
+    dropped.load_state_dict(plain.state_dict())
+    y = torch.tensor([[1, 2, 3, 4]])
+    plain.eval(), dropped.eval()
+    assert torch.equal(plain.predictor(y), dropped.predictor(y))
+    dropped.train()
+    torch.manual_seed(0)
+    out = dropped.predictor(y)
+    assert not torch.equal(out, plain.predictor(y)) and bool((out == 0).any())
 
 
 def toy_graph() -> tuple[kaldifst.StdVectorFst, dict[tuple[int, ...], tuple[int, float]]]:

@@ -7,7 +7,7 @@ Config layout::
     encoder: {d_model, num_heads, ffn_dim, num_layers, kernel_size, dropout}
     decoder: {num_layers, num_heads, ffn_dim, dropout}          # ctc_attention
     loss: {ctc_weight, label_smoothing}                          # ctc_attention
-    transducer: {predictor_dim, context_size, joiner_dim, ctc_weight, loss_backend}
+    transducer: {predictor_dim, context_size, joiner_dim, ctc_weight, loss_backend, predictor_dropout}
 """
 from __future__ import annotations
 

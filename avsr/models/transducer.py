@@ -25,16 +25,21 @@ class TransducerConfig:
     joiner_dim: int = 128
     ctc_weight: float = 0.0  # > 0 adds λ·CTC to the RNN-T loss
     loss_backend: str = "torch"  # torch | torchaudio | k2
+    predictor_dropout: float = 0.0  # dropout on the predictor output while training (a small corpus: the
+    # predictor otherwise learns which letter follows which preposition in the few training sentences)
 
 
 class StatelessPredictor(nn.Module):
     """Embedding of the last ``context_size`` tokens (blank pads the left) → [B, U, D]."""
 
-    def __init__(self, vocab_size: int, dim: int, context_size: int, blank_id: int) -> None:
+    def __init__(self, vocab_size: int, dim: int, context_size: int, blank_id: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, dim)
         self.context_size, self.blank_id = context_size, blank_id
         self.conv = (nn.Conv1d(dim, dim, context_size, groups=dim, bias=False) if context_size > 1 else None)
+        # No parameters either way: checkpoints and ONNX export are unchanged; Identity at 0 so that a
+        # model without it draws no random numbers for it (same numbers as before the option existed).
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
     def forward(self, y: Tensor, left_padded: bool = False) -> Tensor:
         """y [B, U] token ids, −1 = "no token" (zero embedding). Unless ``left_padded`` (y already
@@ -42,10 +47,10 @@ class StatelessPredictor(nn.Module):
         ``[−1] * (c − 1) + [blank]``), zeros are prepended so output u depends on y[u−c+1..u]."""
         emb = self.embed(y.clamp(min=0)) * (y >= 0).unsqueeze(-1)
         if self.conv is None:
-            return torch.relu(emb)
+            return self.dropout(torch.relu(emb))
         if not left_padded:
             emb = nn.functional.pad(emb, (0, 0, self.context_size - 1, 0))  # same as −1 tokens
-        return torch.relu(self.conv(emb.transpose(1, 2)).transpose(1, 2))
+        return self.dropout(torch.relu(self.conv(emb.transpose(1, 2)).transpose(1, 2)))
 
 
 class Joiner(nn.Module):
@@ -69,7 +74,7 @@ class TransducerModel(E2EEncoderModel):
                  blank_id: int = 0, aux_classes: int = 0) -> None:
         super().__init__(vocab_size, frontend, encoder, blank_id, aux_classes)
         self.cfg = cfg
-        self.predictor = StatelessPredictor(vocab_size, cfg.predictor_dim, cfg.context_size, blank_id)
+        self.predictor = StatelessPredictor(vocab_size, cfg.predictor_dim, cfg.context_size, blank_id, cfg.predictor_dropout)
         self.joiner = Joiner(encoder.d_model, cfg.predictor_dim, cfg.joiner_dim, vocab_size)
 
     def predictor_inputs(self, tokens: list[list[int]], device: torch.device) -> Tensor:
