@@ -77,7 +77,8 @@ command_line="${RUN_COMMAND:-./run.sh${*:+ $*}}"   # for RESULTS.md (egs recipes
 . "conf/presets/$preset.sh"
 ctc_att_train_opts=${ctc_att_train_opts:-}   # presets may add train_e2e.py options for the A and V models
 ctc_att_av_train_opts=${ctc_att_av_train_opts:-}   # ... and for the AV models (started from A and V)
-transducer_train_opts=${transducer_train_opts:-}   # presets may add train_e2e.py options for every transducer
+transducer_a_train_opts=${transducer_a_train_opts:-}   # presets may add train_e2e.py options for transducer A
+transducer_v_epochs=${transducer_v_epochs:-$transducer_epochs}     # transducer V (presets may set another length)
 transducer_av_epochs=${transducer_av_epochs:-$transducer_epochs}   # AV transducers (presets may set fewer when they start from A)
 transducer_av_from_a=${transducer_av_from_a:-false}   # true: AV transducers also start from transducer A's predictor + joiner
 transducer_av_train_opts=${transducer_av_train_opts:-}   # presets may add train_e2e.py options for the AV transducers
@@ -317,6 +318,9 @@ transducer_train_stage() {
   local v name extra epochs waited=false
   for v in $e2e_variants; do
     name=${v%%:*} extra=() epochs=$transducer_epochs
+    if [[ $name == v ]]; then epochs=$transducer_v_epochs; fi
+    # shellcheck disable=SC2206  # the preset's extra options split into words
+    if [[ $name == a ]]; then extra=($transducer_a_train_opts); fi
     if [[ $name == av_* ]]; then
       epochs=$transducer_av_epochs
       if [[ $transducer_av_from_a == true ]]; then
@@ -326,10 +330,9 @@ transducer_train_stage() {
       # shellcheck disable=SC2206  # the preset's extra options split into words
       extra+=($transducer_av_train_opts)
     fi
-    # shellcheck disable=SC2086  # the preset's extra options split into words
     spawn "$exp/log/transducer_$name.train.out" train_e2e transducer "$exp/transducer_$name" "${v#*:}" \
       "$epochs" --dev-lg "$lg_main" --set train.aux_weight=0 --set train.noise.from_epoch=1 \
-      --init-from "$exp/ctc_att_$name:frontend.,encoder.,ctc_head." $transducer_train_opts "${extra[@]}"
+      --init-from "$exp/ctc_att_$name:frontend.,encoder.,ctc_head." "${extra[@]}"
   done
   wait_all
 }
@@ -385,9 +388,9 @@ system_stages() {  # key_sys = the stages' option key
     ctc_att_train_stage
   run_stage 11 "CTC+attention decoding" "$key_sys e2e_unit=$e2e_unit $ctc_att_epochs $ctc_att_v_epochs $ctc_att_av_epochs $e2e_avg $ctc_att_token_methods $(inputs_key conf/ctc_attention.yaml) dev $test_sets_all" \
     ctc_att_decode_stage
-  run_stage 12 "transducer training" "$key_sys e2e_unit=$e2e_unit $transducer_epochs $transducer_av_epochs av_from_a=$transducer_av_from_a $transducer_train_opts $transducer_av_train_opts $(inputs_key conf/transducer.yaml)" \
+  run_stage 12 "transducer training" "$key_sys e2e_unit=$e2e_unit $transducer_epochs $transducer_v_epochs $transducer_av_epochs av_from_a=$transducer_av_from_a $transducer_a_train_opts $transducer_av_train_opts $(inputs_key conf/transducer.yaml)" \
     transducer_train_stage
-  run_stage 13 "transducer decoding" "$key_sys e2e_unit=$e2e_unit $transducer_epochs $transducer_av_epochs $e2e_avg $transducer_token_methods $(inputs_key conf/transducer.yaml) dev $test_sets_all" \
+  run_stage 13 "transducer decoding" "$key_sys e2e_unit=$e2e_unit $transducer_epochs $transducer_v_epochs $transducer_av_epochs $e2e_avg $transducer_token_methods $(inputs_key conf/transducer.yaml) dev $test_sets_all" \
     transducer_decode_stage
 }
 key_sys=$key_train train_seed=

@@ -32,9 +32,9 @@ def test_flip_probability_and_audio_only_utterances() -> None:
     assert VideoFlip(VideoFlipConfig(prob=1.0))(no_video, rng) is no_video
     draws = [VideoFlip(VideoFlipConfig(prob=0.5))(utt, rng) is not utt for _ in range(400)]
     assert 150 < sum(draws) < 250
-    with pytest.raises(ValueError, match="video_flip"):
+    with pytest.raises(AvsrInputError, match="video_flip"):  # a one-line error, like the other train.* settings
         VideoFlip(VideoFlipConfig(prob=1.5))
-    with pytest.raises(ValueError, match="video_flip"):  # a negative prob is an error, not "off"
+    with pytest.raises(AvsrInputError, match="video_flip"):  # a negative prob is an error, not "off"
         video_flip_config({"prob": -0.5})
     with pytest.raises(AvsrInputError, match="video_flip"):
         video_flip_config({"probability": 0.5})

@@ -16,6 +16,7 @@ from typing import Optional
 import numpy as np
 
 from avsr.train.data import Utterance
+from avsr.utils.errors import AvsrInputError
 from avsr.video.roi import zigzag_indices
 
 
@@ -25,7 +26,7 @@ class VideoFlipConfig:
 
     def __post_init__(self) -> None:  # here, not in VideoFlip: the loop builds no VideoFlip for prob <= 0
         if not 0.0 <= float(self.prob) <= 1.0:
-            raise ValueError(f"train.video_flip.prob must be in [0, 1], got {self.prob}")
+            raise AvsrInputError(None, f"train.video_flip.prob must be in [0, 1], got {self.prob}")
 
 
 @functools.lru_cache(maxsize=8)
