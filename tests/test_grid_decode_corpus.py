@@ -13,7 +13,7 @@ import pytest
 from lhotse import CutSet
 
 import avsr.corpora.grid.folder_noise as folder_noise
-from avsr.corpora.grid.decode import combine_sets, find_systems
+from avsr.corpora.grid.decode import combine_sets, find_systems, shadow_model_dir
 from avsr.corpora.grid.prepare import find_grid_clips, prepare_clip, prepare_grid
 from avsr.corpora.grid.splits import SplitConfig
 from avsr.data.noise import NoiseCondition
@@ -99,6 +99,28 @@ def test_find_systems_of_an_exp_dir(toy_exp):
         ("hybrid_posterior_average", "hybrid", "AV")]
     assert {s.graph.name for s in systems if s.name != "mono"} == {"graph_grid_espeak"}
     assert not skipped
+
+
+def test_shadow_dir_follows_a_retrained_model(tmp_path):
+    """A model retrained with fewer epochs since the last decode: the shadow dir loses the links to
+    checkpoints that are gone (they made the average fail: 'epoch-22.pt: checkpoint not found') and
+    the decodes of the former model, and keeps nothing of the model's own outputs."""
+    model, shadow = tmp_path / "transducer_v", tmp_path / "shadow"
+    model.mkdir()
+    for name in ("config.yaml", "epoch-1.pt", "epoch-2.pt", "epoch-3.pt"):
+        (model / name).write_text(name)
+    (model / "decode_epoch3_avg1").mkdir()  # the recipe's own decode: never linked
+    shadow_model_dir(model, shadow)
+    (shadow / "decode_epoch3_avg1").mkdir()  # the decode of that model, in the shadow
+    assert shadow_model_dir(model, shadow) == shadow and (shadow / "decode_epoch3_avg1").is_dir()  # nothing changed
+    (model / "epoch-3.pt").unlink()  # retrained for 2 epochs
+    shadow_model_dir(model, shadow)
+    assert sorted(p.name for p in shadow.iterdir()) == ["config.yaml", "epoch-1.pt", "epoch-2.pt"]
+    assert all((shadow / n).is_symlink() for n in ("config.yaml", "epoch-1.pt", "epoch-2.pt"))
+    (shadow / "stray.txt").write_text("x")  # not a link: never overwritten
+    (model / "stray.txt").write_text("y")
+    with pytest.raises(AvsrInputError, match="is not a link"):
+        shadow_model_dir(model, shadow)
 
 
 def _decode_corpus(folder: Path, exp: Path, work: Path, *extra: str) -> subprocess.CompletedProcess:

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import re
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional, Sequence, Union
@@ -230,15 +231,24 @@ def shadow_model_dir(model_dir: PathLike, out_dir: PathLike) -> Path:
     if not model_dir.is_dir():
         raise AvsrInputError(model_dir, "model directory not found: run the recipe first")
     out_dir.mkdir(parents=True, exist_ok=True)
-    for entry in sorted(model_dir.iterdir()):
-        if entry.name.startswith(_OUTPUT_PREFIXES) or entry.name in _OUTPUT_NAMES:
+    inputs = {e.name: e for e in sorted(model_dir.iterdir())
+              if not (e.name.startswith(_OUTPUT_PREFIXES) or e.name in _OUTPUT_NAMES)}
+    changed = False
+    for link in sorted(out_dir.iterdir()):  # a model retrained since the last decode: drop what it no longer has
+        if link.is_symlink() and (link.name not in inputs or link.resolve() != inputs[link.name].resolve()):
+            link.unlink()
+            changed = True
+    for name, entry in inputs.items():
+        link = out_dir / name
+        if link.is_symlink():
             continue
-        link = out_dir / entry.name
-        if link.is_symlink() and link.resolve() == entry.resolve():
-            continue
-        if link.exists() or link.is_symlink():
+        if link.exists():
             raise AvsrInputError(link, f"exists and is not a link to {entry}: remove it or use another --out-dir")
         link.symlink_to(entry)
+    if changed:  # the decodes of the model's former files must not be read as this model's
+        for old in out_dir.iterdir():
+            if not old.is_symlink() and (old.name.startswith(_OUTPUT_PREFIXES) or old.name in _OUTPUT_NAMES):
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
     return out_dir
 
 
@@ -309,7 +319,8 @@ def decode_e2e(system: System, shadow: Path, data_dir: Path, corpus: str, set_na
             logger.info("%s %s %s: phone outputs (PER %.2f), no %%WER line", system.name, rec["method"], set_name,
                         rec.get("per", float("nan")))
             continue
-        decode_dir = next(iter(sorted(shadow.glob(f"decode_epoch*_avg{rec.get('avg', system.avg)}/{set_name}/{rec['method']}*"))), None)
+        decode_dir = shadow / f"decode_epoch{rec.get('epoch')}_avg{rec.get('avg', system.avg)}" / set_name / rec["method"]
+        decode_dir = decode_dir if decode_dir.is_dir() else None
         try:
             line = (f"%WER {rec['wer']:.2f} [ {rec['errors']} / {rec['ref_words']}, {rec['ins']} ins, "
                     f"{rec['dels']} del, {rec['subs']} sub ]")
