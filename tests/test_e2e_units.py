@@ -78,6 +78,8 @@ def test_predictor_dropout_only_while_training() -> None:
     torch.manual_seed(0)
     out = dropped.predictor(y)
     assert not torch.equal(out, plain.predictor(y)) and bool((out == 0).any())
+    with pytest.raises(AvsrInputError, match="predictor_dropout"):
+        TransducerConfig(predictor_dropout=1.0)
 
 
 def toy_graph() -> tuple[kaldifst.StdVectorFst, dict[tuple[int, ...], tuple[int, float]]]:

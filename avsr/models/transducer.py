@@ -16,6 +16,7 @@ from avsr.models.conformer import ConformerConfig
 from avsr.models.e2e_base import Batch, E2EEncoderModel, ctc_loss_sum, pad_targets
 from avsr.models.frontend import FrontendConfig
 from avsr.models.rnnt_loss import rnnt_loss
+from avsr.utils.errors import AvsrInputError
 
 
 @dataclass
@@ -26,7 +27,11 @@ class TransducerConfig:
     ctc_weight: float = 0.0  # > 0 adds λ·CTC to the RNN-T loss
     loss_backend: str = "torch"  # torch | torchaudio | k2
     predictor_dropout: float = 0.0  # dropout on the predictor output while training (a small corpus: the
-    # predictor otherwise learns which letter follows which preposition in the few training sentences)
+    # predictor can learn which letter follows which preposition in its few training sentences)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= float(self.predictor_dropout) < 1.0:
+            raise AvsrInputError(None, f"transducer.predictor_dropout must be in [0, 1), got {self.predictor_dropout}")
 
 
 class StatelessPredictor(nn.Module):
